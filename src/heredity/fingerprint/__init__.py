@@ -1,0 +1,1 @@
+"""heredity.fingerprint"""

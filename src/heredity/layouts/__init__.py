@@ -1,0 +1,6 @@
+"""Family layouts: tensor names -> (layer, role, expert), and the canonical :class:`Model` view."""
+
+from heredity.layouts.model import Model, ModelSpec, TensorRef
+from heredity.layouts.roles import Role
+
+__all__ = ["Model", "ModelSpec", "Role", "TensorRef"]

@@ -1,0 +1,158 @@
+"""A canonical, role-addressed view of a checkpoint.
+
+:class:`Model` maps ``(role, layer, expert)`` to stored tensors through :class:`TensorRef` records that a
+family layout produced, and applies the canonicalisation each record asks for (expert selection from
+fused tensors, transposition, row slices of fused tensors, GGUF q/k un-permutation, Gemma ``1 + w``).
+It reads lazily and logs every tensor it read, so reports can list exactly what evidence rests on.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from heredity.checkpoint.base import Checkpoint
+from heredity.errors import NotApplicableError
+from heredity.layouts.roles import Role
+
+
+@dataclass(frozen=True)
+class TensorRef:
+    """Where the canonical tensor for one ``(role, layer, expert)`` lives, and how to canonicalise it.
+
+    Steps, in order: ``index`` selects ``stored[index]`` (fused per-expert tensors); ``transpose`` turns
+    stored ``[in, out]`` into ``[out, in]``; ``rows`` keeps canonical rows ``[start, stop)`` (fused qkv,
+    gate_up); ``unpermute_heads`` undoes llama.cpp's q/k row permutation; ``plus_one`` adds 1 (Gemma norms).
+    """
+
+    name: str
+    role: Role
+    layer: int | None = None
+    expert: int | None = None
+    index: int | None = None
+    transpose: bool = False
+    rows: tuple[int, int] | None = None
+    unpermute_heads: int | None = None
+    plus_one: bool = False
+
+    @property
+    def key(self) -> tuple[Role, int | None, int | None]:
+        return (self.role, self.layer, self.expert)
+
+
+@dataclass(frozen=True)
+class ModelSpec:
+    """Structure of a model; ``None`` where a field does not apply (e.g. experts of a dense model)."""
+
+    family: str  # layout family name, e.g. "llama", "qwen2", "pangu_pro_moe"; "unknown" if inferred
+    format: str  # checkpoint reader name
+    layers: int
+    hidden_size: int | None
+    heads: int | None
+    kv_heads: int | None
+    head_dim: int | None
+    intermediate_size: int | None  # dense FFN width (first dense layer's)
+    vocab_size: int | None
+    experts: int | None = None
+    expert_groups: int | None = None
+    experts_per_token: int | None = None
+    shared_experts: int | None = None
+    moe_intermediate_size: int | None = None
+    tied_embeddings: bool = False
+    inferred: bool = False  # roles were inferred from shapes/patterns, not a family table
+    notes: tuple[str, ...] = ()
+
+
+def unpermute_gguf_rows(w: np.ndarray, n_heads: int) -> np.ndarray:
+    """Undo llama.cpp's q/k permutation (convert_hf_to_gguf ``permute``) on ``[rows, in]`` weights or
+    ``[rows]`` biases: GGUF stores each head's rows interleaved (pairs), HF stores them as two halves."""
+    rows = w.shape[0]
+    if rows % (2 * n_heads):
+        raise NotApplicableError(f"cannot un-permute {rows} rows into {n_heads} heads")
+    rest = w.shape[1:]
+    half = rows // n_heads // 2
+    # gguf: [heads, half, 2, ...] ; hf: [heads, 2, half, ...]
+    return w.reshape(n_heads, half, 2, *rest).swapaxes(1, 2).reshape(rows, *rest)
+
+
+@dataclass
+class Model:
+    """Canonical view of one checkpoint."""
+
+    checkpoint: Checkpoint
+    spec: ModelSpec
+    refs: list[TensorRef]
+    unknown: list[str] = field(default_factory=list)  # stored names no role was found for
+    read_log: dict[str, int] = field(default_factory=dict)  # stored name -> bytes read
+
+    def __post_init__(self) -> None:
+        self._by_key: dict[tuple[Role, int | None, int | None], TensorRef] = {}
+        for r in self.refs:
+            self._by_key.setdefault(r.key, r)
+
+    # -- lookup ---------------------------------------------------------------------------------
+    def has(self, role: Role, layer: int | None = None, expert: int | None = None) -> bool:
+        return (role, layer, expert) in self._by_key
+
+    def ref(self, role: Role, layer: int | None = None, expert: int | None = None) -> TensorRef:
+        try:
+            return self._by_key[(role, layer, expert)]
+        except KeyError:
+            where = "" if layer is None else f" in layer {layer}"
+            where += "" if expert is None else f", expert {expert}"
+            raise NotApplicableError(f"model has no '{role.value}' tensor{where}") from None
+
+    def refs_for(self, role: Role) -> list[TensorRef]:
+        return [r for r in self.refs if r.role == role]
+
+    def layers_with(self, role: Role) -> list[int]:
+        return sorted({r.layer for r in self.refs if r.role == role and r.layer is not None})
+
+    def role_counts(self) -> dict[str, int]:
+        counts: dict[str, int] = {}
+        for r in self.refs:
+            counts[r.role.value] = counts.get(r.role.value, 0) + 1
+        return counts
+
+    # -- reading --------------------------------------------------------------------------------
+    def get(self, role: Role, layer: int | None = None, expert: int | None = None) -> np.ndarray:
+        """The canonical float32 tensor for ``(role, layer, expert)``."""
+        return self.load(self.ref(role, layer, expert))
+
+    def load(self, ref: TensorRef) -> np.ndarray:
+        info = self.checkpoint.info(ref.name)
+        if ref.index is not None:
+            w = self.checkpoint.read(ref.name, rows=slice(ref.index, ref.index + 1))[0]
+            per = info.nbytes // max(info.shape[0], 1)
+            self._log(ref.name, per)
+        elif ref.rows is not None and not ref.transpose:
+            w = self.checkpoint.read(ref.name, rows=slice(*ref.rows))
+            self._log(ref.name, info.nbytes * (ref.rows[1] - ref.rows[0]) // max(info.shape[0], 1))
+            return self._finish(w, ref)
+        else:
+            w = self.checkpoint.read(ref.name)
+            self._log(ref.name, info.nbytes)
+        if ref.transpose:
+            w = w.T
+        if ref.rows is not None:
+            w = w[ref.rows[0] : ref.rows[1]]
+        return self._finish(w, ref)
+
+    def _finish(self, w: np.ndarray, ref: TensorRef) -> np.ndarray:
+        if ref.unpermute_heads is not None:
+            w = unpermute_gguf_rows(w, ref.unpermute_heads)
+        if ref.plus_one:
+            w = w + np.float32(1.0)
+        return np.ascontiguousarray(w, dtype=np.float32)
+
+    def _log(self, name: str, nbytes: int) -> None:
+        self.read_log[name] = self.read_log.get(name, 0) + int(nbytes)
+
+    @property
+    def bytes_read(self) -> int:
+        return sum(self.read_log.values())
+
+    def iter_layers(self) -> Iterable[int]:
+        return range(self.spec.layers)
