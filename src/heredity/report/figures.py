@@ -1,0 +1,174 @@
+"""Which plots a comparison supports, read from the evidence ``detail`` dicts.
+
+Each evidence test stores its plot data in ``Evidence.detail`` (the keys below); this module only
+looks them up and hands them to :mod:`heredity.report.plots`.  Missing or malformed data never
+crashes a report: the plot is replaced by a note saying what was absent.
+
+Keys read (first match wins; aliases cover the engine's spellings):
+
+- curves (per-layer values of A and B by role): ``curves = {"a": {role: [..]}, "b": {role: [..]}}``
+- aligned vectors: ``vectors = {label: {"a": [..], "b": [..]}}``, ordered by the per-layer p-values in
+  ``layers = [{"layer", "role", "p_value"}, ..]`` when those exist (most telling first)
+- layer x layer similarity: ``similarity`` (rows = layers of A), with ``path = [[i_a, i_b], ..]``
+- expert-to-dense match map: ``match`` / ``expert_match`` (rows = experts of one model)
+- null distribution: ``null`` / ``null_samples`` / ``null_scores`` / ``null_statistics`` (the statistic
+  under independence); observed value = ``observed`` or ``score`` when given (a test whose null is of
+  a raw score rather than of its reported statistic), else ``Evidence.statistic``
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from heredity.errors import MissingDependencyError, safe_name
+from heredity.report import plots
+from heredity.results import Comparison, Evidence
+
+MAX_SCATTER_PANELS = 3
+NULL_KEYS = ("null", "null_samples", "null_scores", "null_statistics")
+
+
+@dataclass(frozen=True)
+class Figure:
+    """One plot for the report: an inline SVG, or ``svg=None`` and a note saying why it is absent."""
+
+    test: str
+    title: str
+    caption: str
+    svg: str | None = None
+    note: str = ""
+
+
+def _first(detail: Mapping[str, Any], *keys: str) -> Any:
+    for key in keys:
+        if key in detail and detail[key] is not None:
+            return detail[key]
+    return None
+
+
+def _is_matrix(value: Any) -> bool:
+    return (
+        isinstance(value, Sequence) and len(value) > 0
+        and all(isinstance(row, Sequence) and len(row) == len(value[0]) > 0 for row in value)
+    )
+
+
+def _matrix(value: Any) -> list[list[float]] | None:
+    """A rectangular matrix of floats (JSON nulls become NaN, drawn blank), or None if malformed."""
+    if not _is_matrix(value):
+        return None
+    return [[math.nan if v is None else float(v) for v in row] for row in value]
+
+
+def _numbers(value: Any) -> list[float] | None:
+    if not isinstance(value, Sequence) or isinstance(value, str) or not value:
+        return None
+    out = [float(v) for v in value if isinstance(v, (int, float)) and not isinstance(v, bool)]
+    out = [v for v in out if math.isfinite(v)]
+    return out or None
+
+
+def curves_figure(ev: Evidence) -> Figure | None:
+    """Per-layer curves of A and B for each role (the public attention-std view)."""
+    curves = _first(ev.detail, "curves")
+    title = f"{ev.test}: per-layer curves of A and B"
+    if curves is None:
+        return None
+    a, b = (curves.get(s) if isinstance(curves, Mapping) else None for s in ("a", "b"))
+    if not isinstance(a, Mapping) or not isinstance(b, Mapping):
+        return Figure(ev.test, title, "", note="curves need an 'a' and a 'b' mapping of role to values")
+    ca = {str(k): v for k, v in a.items() if _numbers(v)}
+    cb = {str(k): v for k, v in b.items() if _numbers(v)}
+    if not ca or not cb:
+        return Figure(ev.test, title, "", note="no numeric curves found")
+    caption = "Solid: A, dashed: B, against layer index. Shared depth trends are common to unrelated models."
+    return Figure(ev.test, title, caption, plots.layer_curves(ca, cb, title))
+
+
+def _layer_order(detail: Mapping[str, Any]) -> dict[str, float]:
+    """Label -> per-layer p-value, from ``layers`` entries (``role/layer`` and ``role@layer`` labels)."""
+    order: dict[str, float] = {}
+    for row in detail.get("layers") or ():
+        if isinstance(row, Mapping) and isinstance(row.get("p_value"), (int, float)):
+            for sep in ("/", "@", "."):
+                order[f"{row.get('role')}{sep}{row.get('layer')}"] = float(row["p_value"])
+    return order
+
+
+def scatter_figure(ev: Evidence) -> Figure | None:
+    """Scatter of aligned vector entries for the most telling layers."""
+    vectors = _first(ev.detail, "vectors")
+    if not isinstance(vectors, Mapping):
+        return None
+    title = f"{ev.test}: aligned vector entries, A against B"
+    order = _layer_order(ev.detail)
+    items = [(str(k), v) for k, v in vectors.items() if isinstance(v, Mapping)]
+    items.sort(key=lambda kv: order.get(kv[0], 1.0))
+    panels = [(safe_name(k, 40), a, b) for k, v in items if (a := _numbers(v.get("a"))) and (b := _numbers(v.get("b")))]
+    if not panels:
+        return Figure(ev.test, title, "", note="no vector pairs with 'a' and 'b' values")
+    caption = "Each dot is one entry of an aligned vector; related models fall on a line, independent ones form a blob."
+    return Figure(ev.test, title, caption, plots.vector_scatter(panels[:MAX_SCATTER_PANELS], title))
+
+
+def heatmap_figure(ev: Evidence) -> Figure | None:
+    """Layer x layer similarity with the alignment path, or the expert-to-dense match map."""
+    sim = _first(ev.detail, "similarity", "layer_similarity")
+    match = _first(ev.detail, "match", "expert_match")
+    if sim is not None:
+        title, x, y, path = f"{ev.test}: layer similarity", "layer of B", "layer of A", _first(ev.detail, "path", "alignment")
+        caption = "Brighter cells: more similar layers. Red: the alignment found (dropped or repeated layers show as steps)."
+        data = sim
+    elif match is not None:
+        title, x, y, path = f"{ev.test}: expert-to-dense match", "dense FFN unit / slice", "expert", None
+        caption = "How strongly each expert matches each part of the dense FFN; copies and slices light up."
+        data = match
+    else:
+        return None
+    matrix = _matrix(data)
+    if matrix is None:
+        return Figure(ev.test, title, "", note="the matrix is empty or ragged")
+    path = path if _is_matrix(path) and len(path[0]) == 2 else None
+    return Figure(ev.test, title, caption, plots.heatmap(matrix, title, x, y, path=path, colorbar="similarity"))
+
+
+def null_figure(ev: Evidence) -> Figure | None:
+    """The statistic's null distribution with the observed value marked."""
+    raw = _first(ev.detail, *NULL_KEYS)
+    if raw is None:
+        return None
+    observed = _first(ev.detail, "observed", "score")
+    observed = float(observed) if isinstance(observed, (int, float)) else ev.statistic
+    title = f"{ev.test}: null distribution"
+    samples = _numbers(raw)
+    if samples is None:
+        return Figure(ev.test, title, "", note="no numeric null samples")
+    caption = "Grey: the statistic under independence (B's units shuffled). Red: the observed value."
+    return Figure(ev.test, title, caption, plots.null_histogram(samples, observed, title))
+
+
+BUILDERS: tuple[Callable[[Evidence], Figure | None], ...] = (curves_figure, scatter_figure, heatmap_figure, null_figure)
+
+
+def _safely(build: Callable[[Evidence], Figure | None], ev: Evidence) -> Figure | None:
+    """Run one builder; any failure on odd data becomes a note, never a crashed report."""
+    try:
+        return build(ev)
+    except MissingDependencyError:
+        raise
+    except (TypeError, ValueError, KeyError, IndexError, AttributeError) as exc:
+        return Figure(ev.test, f"{ev.test}: plot", "", note=f"plot skipped: {type(exc).__name__}: {safe_name(exc, 120)}")
+
+
+def figures_for(comp: Comparison) -> list[Figure]:
+    """Every figure the evidence supports, in evidence order; a note when a test has none."""
+    out: list[Figure] = []
+    for ev in comp.evidence:
+        if not ev.applicable:
+            continue
+        found = [f for build in BUILDERS if (f := _safely(build, ev)) is not None]
+        out.extend(found or [Figure(ev.test, ev.test, "", note="this test stored no plot data")])
+    return out

@@ -1,0 +1,104 @@
+"""Small formatting helpers shared by every renderer, so the terminal, HTML and matrix views agree.
+
+Numbers are formatted for people: p-values in scientific notation once they are small (a p-value of
+``3e-12`` must not print as ``0.000``), byte counts in binary units, statistics to four digits.
+"""
+
+from __future__ import annotations
+
+import math
+
+from heredity.results import Evidence, VerdictLabel
+
+# What each named test compares, in words a non-expert can follow (shown when a test gives no summary).
+TEST_WHAT: dict[str, str] = {
+    "identical": "byte-identical tensors (sha256)",
+    "vectors": "aligned 1-D vectors (norms, biases), per layer",
+    "matching": "unit alignment from two weight families (Hungarian matching)",
+    "layers": "which layer of A matches which layer of B",
+    "experts": "MoE experts against the dense FFN",
+    "attn_std": "per-layer std curves of q/k/v/o (HonestAGI)",
+}
+
+LABEL_STYLE: dict[str, str] = {"related": "bold red", "independent": "bold green", "inconclusive": "bold yellow"}
+
+# What a combined p-value means, per verdict, for a reader who is not a statistician.
+LABEL_MEANING: dict[str, str] = {
+    "related": "If the two models had been trained independently, evidence this strong would appear "
+    "by chance with at most this probability; that is small enough to say they share lineage.",
+    "independent": "The tests were able to detect shared lineage but found nothing beyond what "
+    "independently trained models show by chance.",
+    "inconclusive": "The tests that could run were not strong enough, or could not read what they "
+    "needed, to decide either way.",
+}
+
+
+def format_p(p: float | None) -> str:
+    """A p-value for display: ``-`` when absent, scientific below 0.001, bounded below by 1e-300."""
+    if p is None or math.isnan(p):
+        return "-"
+    if p <= 0.0:
+        return "<1e-300"
+    if p < 1e-3:
+        return f"{p:.1e}"
+    return f"{p:.3f}"
+
+
+def format_stat(x: float | None) -> str:
+    """A test statistic to four significant digits; ``-`` when absent."""
+    if x is None or math.isnan(x):
+        return "-"
+    return f"{x:.4g}"
+
+
+def format_bytes(n: int) -> str:
+    """Binary units (KiB, MiB, GiB); exact bytes below 1 KiB."""
+    value = float(n)
+    for unit in ("B", "KiB", "MiB", "GiB", "TiB"):
+        if value < 1024 or unit == "TiB":
+            return f"{int(value)} {unit}" if unit == "B" else f"{value:.1f} {unit}"
+        value /= 1024
+    return f"{n} B"  # pragma: no cover - loop always returns
+
+
+def format_seconds(s: float) -> str:
+    """Seconds with sensible precision (``0.42 s``, ``12.3 s``, ``2 min 5 s``)."""
+    if s < 10:
+        return f"{s:.2f} s"
+    if s < 120:
+        return f"{s:.1f} s"
+    return f"{int(s // 60)} min {int(s % 60)} s"
+
+
+def evidence_role(ev: Evidence) -> str:
+    """How one piece of evidence counts: ``verdict``, ``descriptive``, or ``not run``."""
+    if not ev.applicable:
+        return "not run"
+    return "descriptive" if ev.descriptive else "verdict"
+
+
+def evidence_what(ev: Evidence) -> str:
+    """What a test compares: its own summary line if it gave one, else the generic description."""
+    return ev.summary or TEST_WHAT.get(ev.test, ev.test)
+
+
+def label_text(label: VerdictLabel | str) -> str:
+    """The verdict label in capitals, as the first word a reader sees."""
+    return str(label).upper()
+
+
+def p_in_words(p: float | None) -> str:
+    """``about 1 in 170 billion`` style reading of a p-value, for readers who are not statisticians."""
+    if p is None or math.isnan(p):
+        return "no combined p-value (no test could run)"
+    if p <= 0.0:
+        return "smaller than 1 in 10^300"
+    if p >= 0.5:
+        return f"{p:.0%} - entirely ordinary under independence"
+    odds = 1.0 / p
+    if odds >= 1e15:
+        return f"about 1 in 10^{math.floor(-math.log10(p))}"
+    for scale, word in ((1e12, "trillion"), (1e9, "billion"), (1e6, "million"), (1e3, "thousand")):
+        if odds >= scale:
+            return f"about 1 in {odds / scale:,.0f} {word}"
+    return f"about 1 in {odds:,.0f}"

@@ -1,0 +1,114 @@
+"""The HTML report for one comparison: a single self-contained file.
+
+Sections, in reading order: the verdict sentence and what the combined p-value means for a
+non-expert; the two models; the evidence table; the plots (per-layer curves, aligned-vector scatter,
+layer similarity with alignment path, expert match map, null distributions — whichever the evidence
+supports, with a note where one is missing); provenance (heredity version, exact command, sources,
+sha256 of every tensor read); and a JSON twin (``<script type="application/json" id="heredity-json">``)
+holding exactly ``Comparison.to_dict()``.  Plots are inline SVG (see :mod:`heredity.report.plots` for
+why); every value from a checkpoint or the command line is HTML-escaped.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+from heredity.errors import safe_name
+from heredity.report import fmt
+from heredity.report.figures import Figure, figures_for
+from heredity.report.html_page import esc, page, table
+from heredity.results import Comparison, ModelSummary
+
+
+def verdict_section(comp: Comparison) -> str:
+    """Label and sentence, combined p-value in numbers and in words, why, and power."""
+    v = comp.verdict
+    p_line = (
+        f"Combined p-value: <b>{esc(fmt.format_p(v.p_value))}</b> ({esc(fmt.p_in_words(v.p_value))}). "
+        f"{esc(fmt.LABEL_MEANING.get(v.label, ''))} Threshold for 'related': {esc(fmt.format_p(v.threshold))}."
+    )
+    extra = "".join(f"<p><b>{k}:</b> {esc(t)}</p>" for k, t in (("Why", v.reason), ("Power", v.power)) if t)
+    return (
+        f'<section class="verdict {esc(v.label)}" id="verdict"><p><span class="label">{esc(fmt.label_text(v.label))}</span>: '
+        f"{esc(v.sentence)}</p><p>{p_line}</p>{extra}</section>"
+    )
+
+
+def _model_row(side: str, m: ModelSummary) -> list[str]:
+    def opt(x: int | None) -> str:
+        return "-" if x is None else esc(x)
+
+    family = esc(m.family) + (" (inferred)" if m.inferred else "")
+    kind = esc(m.format) + (" (fingerprint)" if m.is_fingerprint else "")
+    return [side, f'<span class="mono">{esc(m.source)}</span>', kind, family, opt(m.layers), opt(m.hidden_size), opt(m.experts), "-" if m.params is None else f"{m.params:,}"]
+
+
+def models_section(comp: Comparison) -> str:
+    rows = [_model_row("A", comp.a), _model_row("B", comp.b)]
+    headers = ["", "source", "format", "family", "layers", "hidden", "experts", "params"]
+    return "<h2>Models</h2>" + table(headers, rows, numeric=frozenset({4, 5, 6, 7}))
+
+
+def evidence_section(comp: Comparison) -> str:
+    rows = []
+    for ev in comp.evidence:
+        found = ev.summary if ev.applicable else f"not run: {ev.reason or 'no reason given'}"
+        rows.append([f"<b>{esc(ev.test)}</b>", esc(fmt.TEST_WHAT.get(ev.test, "-")), esc(fmt.format_stat(ev.statistic)),
+                     esc(fmt.format_p(ev.p_value)), esc(fmt.evidence_role(ev)), esc(found)])
+    note = ('<p class="muted">Descriptive tests measure similarity of function or training recipe, not lineage; '
+            "they are shown but never decide the verdict.</p>")
+    return "<h2>Evidence</h2>" + table(["test", "compares", "statistic", "p-value", "counts as", "finding"], rows, frozenset({2, 3})) + note
+
+
+def figure_html(fig: Figure) -> str:
+    if fig.svg is None:
+        return f'<p class="note">{esc(fig.title)}: plot skipped: {esc(fig.note)}</p>'
+    return f'<figure class="plot">{fig.svg}<figcaption>{esc(fig.caption)}</figcaption></figure>'
+
+
+def plots_section(figures: list[Figure]) -> str:
+    if not figures:
+        return '<h2>Plots</h2><p class="note">No test that ran stored plot data.</p>'
+    return '<h2>Plots</h2><div class="plots">' + "\n".join(figure_html(f) for f in figures) + "</div>"
+
+
+def _hash_rows(comp: Comparison) -> tuple[list[list[str]], bool]:
+    """(side, tensor, sha256) rows; hashes from ``extras['tensor_sha256']`` when the engine gave them."""
+    hashes = comp.extras.get("tensor_sha256")
+    have = isinstance(hashes, Mapping)
+    rows = []
+    for side in ("a", "b"):
+        side_hashes = hashes.get(side, {}) if isinstance(hashes, Mapping) else {}
+        for name in comp.tensors_read.get(side, ()):
+            digest = side_hashes.get(name, "not recorded") if isinstance(side_hashes, Mapping) else "not recorded"
+            rows.append([side.upper(), f'<span class="mono">{esc(safe_name(name))}</span>', f'<span class="mono">{esc(digest)}</span>'])
+    return rows, have
+
+
+def provenance_section(comp: Comparison) -> str:
+    facts = [
+        ["heredity version", esc(comp.version or "unknown")],
+        ["command", f"<code>{esc(comp.command or 'not recorded')}</code>"],
+        ["source A", f'<span class="mono">{esc(comp.a.source)}</span>'],
+        ["source B", f'<span class="mono">{esc(comp.b.source)}</span>'],
+        ["bytes read", esc(", ".join(f"{k.upper()}: {fmt.format_bytes(v)}" for k, v in comp.bytes_read.items()) or "-")],
+        ["time", esc(fmt.format_seconds(comp.seconds))],
+    ]
+    rows, have = _hash_rows(comp)
+    note = "" if have else '<p class="note">The engine did not record tensor hashes for this comparison; names only.</p>'
+    hashes = f"<details open><summary>{len(rows)} tensors read (sha256)</summary>{note}{table(['side', 'tensor', 'sha256'], rows)}</details>"
+    return "<h2>Provenance</h2>" + table(["", ""], facts) + hashes
+
+
+def render(comp: Comparison) -> str:
+    """The complete HTML document for one comparison."""
+    title = f"heredity: {safe_name(comp.a.source, 80)} vs {safe_name(comp.b.source, 80)}"
+    body = "\n".join([
+        f"<h1>{esc(title)}</h1>",
+        verdict_section(comp),
+        models_section(comp),
+        evidence_section(comp),
+        plots_section(figures_for(comp)),
+        provenance_section(comp),
+    ])
+    return page(title, body, comp.to_dict())

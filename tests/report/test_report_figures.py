@@ -1,0 +1,56 @@
+"""Which figures a comparison yields, and how missing data is explained."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).parent))
+import report_samples  # noqa: E402
+
+from heredity.report import figures  # noqa: E402
+from heredity.results import Evidence  # noqa: E402
+
+
+def test_every_kind_of_figure_is_drawn() -> None:
+    got = [(f.test, f.title) for f in figures.figures_for(report_samples.comparison()) if f.svg]
+    assert ("attn_std", "attn_std: per-layer curves of A and B") in got
+    assert ("vectors", "vectors: aligned vector entries, A against B") in got
+    assert ("layers", "layers: layer similarity") in got
+    assert {t for t, title in got if "null distribution" in title} == {"vectors", "matching", "attn_std"}
+
+
+def test_expert_match_map() -> None:
+    ev = Evidence("experts", True, 0.9, 1e-5, detail={"match": [[0.9, 0.1], [0.1, 0.8], [0.2, None]]})
+    (fig,) = figures.figures_for(report_samples.comparison(evidence=(ev,)))
+    assert fig.title == "experts: expert-to-dense match" and fig.svg and "<svg" in fig.svg
+
+
+def test_null_uses_raw_score_when_given() -> None:
+    ev = Evidence("layers", True, 0.3, 0.01, detail={"null_scores": [0.0, 0.1, 0.2] * 5, "score": 4.25})
+    fig = figures.null_figure(ev)
+    assert fig is not None and fig.svg is not None and "observed 4.25" in fig.svg
+
+
+def test_scatter_orders_by_layer_p_value() -> None:
+    vectors = {f"attn_norm/{i}": {"a": [1.0, 2.0, 3.0], "b": [1.0, 2.0, 3.0]} for i in range(5)}
+    layers = [{"role": "attn_norm", "layer": i, "p_value": 1.0 - i / 10} for i in range(5)]
+    fig = figures.scatter_figure(Evidence("vectors", True, 0.9, 1e-3, detail={"vectors": vectors, "layers": layers}))
+    assert fig is not None and fig.svg is not None
+    assert "attn_norm/4" in fig.svg and "attn_norm/2" in fig.svg and "attn_norm/0" not in fig.svg
+
+
+def test_not_applicable_tests_have_no_figures_and_silent_tests_a_note() -> None:
+    comp = report_samples.comparison(evidence=(Evidence("experts", False, reason="dense"), Evidence("identical", True, 0.0, 1.0)))
+    (fig,) = figures.figures_for(comp)
+    assert fig.test == "identical" and fig.svg is None and "no plot data" in fig.note
+
+
+def test_svgs_are_deterministic_and_ids_unique() -> None:
+    one = [f.svg for f in figures.figures_for(report_samples.comparison())]
+    two = [f.svg for f in figures.figures_for(report_samples.comparison())]
+    assert one == two
+    import re
+
+    ids = [i for svg in one if svg for i in re.findall(r'\bid="([^"]+)"', svg)]
+    assert len(ids) == len(set(ids))
