@@ -50,7 +50,7 @@ def save_folder(arrays: Arrays, config: dict[str, Any], folder: str | Path, max_
     """Write an HF folder: config.json + model.safetensors (or shards + index)."""
     folder = Path(folder)
     try:
-        from heredity.checkpoint.writers import save_hf_folder  # type: ignore[import-not-found,unused-ignore]
+        from heredity.checkpoint.writers import save_hf_folder
     except ImportError:
         return _save_plain(arrays, config, folder, max_shard_bytes)
     save_hf_folder(arrays, config, folder, max_shard_bytes=max_shard_bytes)
