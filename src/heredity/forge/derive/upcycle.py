@@ -123,10 +123,10 @@ def upcycle_moge(arrays: Arrays, config: dict[str, Any], experts: int = 8, group
     if experts % groups or top_k % groups or not 0 < top_k <= experts:
         raise InputError(f"{experts} experts / {groups} groups / top-{top_k} do not split evenly",
                          fix="experts and top_k must be multiples of groups")
-    I = cfg.intermediate_size
-    if mode == "segments" and I % experts:
-        raise InputError(f"intermediate size {I} does not split into {experts} segments", fix="choose a divisor")
-    width = I // experts if mode == "segments" else I
+    dense_width = cfg.intermediate_size
+    if mode == "segments" and dense_width % experts:
+        raise InputError(f"intermediate size {dense_width} does not split into {experts} segments", fix="choose a divisor")
+    width = dense_width // experts if mode == "segments" else dense_width
     # copies: routed part = (K/E) * scale * f; segments: expected (K/E) * (1/E) * scale * f; both = f / 2
     scale = experts / (2 * top_k) if mode == "copies" else experts * experts / (2 * top_k)
     plan = {"experts": experts, "width": width, "mode": mode, "noise": noise, "scale": scale, "router_std": router_std}
@@ -135,6 +135,6 @@ def upcycle_moge(arrays: Arrays, config: dict[str, Any], experts: int = 8, group
     for i in range(cfg.num_layers):
         _moge_layer(out, arrays, i, plan, rng)
     new = cfg.with_(family="pangu_moge", num_experts=experts, experts_per_tok=top_k, expert_groups=groups,
-                    moe_intermediate_size=width, shared_intermediate_size=I)
+                    moe_intermediate_size=width, shared_intermediate_size=dense_width)
     _attention_biases(out, new)
     return out, new.to_hf()
