@@ -30,7 +30,7 @@ def linear_merge(models: list[Arrays], config: dict[str, Any], weights: list[flo
     if len(w) != len(models) or w.sum() <= 0:
         raise InputError("one positive weight per model is needed", fix="e.g. --weight 0.5")
     w = w / w.sum()
-    out = {k: sum(float(wi) * m[k] for wi, m in zip(w, models, strict=True)).astype(np.float32) for k in models[0]}
+    out = {k: np.einsum("m,m...->...", w, np.stack([m[k] for m in models])).astype(np.float32) for k in models[0]}
     return out, dict(config)
 
 
