@@ -27,6 +27,7 @@ def _register() -> None:
     from heredity.cli import inspect_cmd
 
     cli.add_command(inspect_cmd.command)
+    from heredity.cli import forge_cmd; cli.add_command(forge_cmd.command)  # noqa: E702, I001
 
 
 _register()

@@ -17,11 +17,10 @@ from __future__ import annotations
 import json
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Any
 
 from heredity.forge.cache import FULL, QUICK, Forge
 from heredity.forge.data import load_corpus
-from heredity.forge.derive.names import Arrays, Derived
+from heredity.forge.derive.obfuscate import permute_all
 
 
 @dataclass(frozen=True)
@@ -33,15 +32,6 @@ class Case:
     label: str  # "related" | "independent"
     a_path: str
     b_path: str
-
-
-def _obfuscate(arrays: Arrays, config: dict[str, Any], seed: int = 0) -> Derived:
-    """All three permutations at once (hidden channels, neurons/experts, heads)."""
-    from heredity.forge.derive.obfuscate import permute_heads, permute_hidden, permute_neurons
-
-    arrays, config = permute_hidden(arrays, config, seed)
-    arrays, config = permute_neurons(arrays, config, seed + 1)
-    return permute_heads(arrays, config, seed + 2)
 
 
 def _tuned_pair(f: Forge) -> tuple[str, str, str]:
@@ -77,7 +67,7 @@ def _related(f: Forge) -> list[Case]:
         ("ties", a, f.folder("llama-s1-ties", lambda: merge.ties_merge(
             f.arrays(a)[0], [f.arrays(ft)[0], f.arrays(cont)[0]], f.arrays(a)[1]))),
         ("rename", q, f.derived("qwen2-s1-as-llama", q, rename.rename, target="llama")),
-        ("permute", a, f.derived("llama-s1-permuted", a, _obfuscate, seed=8)),
+        ("permute", a, f.derived("llama-s1-permuted", a, permute_all, seed=8)),
         ("rescale", a, f.derived("llama-s1-rescaled", a, rescale.rescale, seed=9)),
     ]
     return [Case(f"rel-{cat}", cat, "related", x, y) for cat, x, y in rows] + _quantized(f, a)
@@ -106,7 +96,7 @@ def _independent(f: Forge) -> list[Case]:
         ("diff-family", a, f.base("gemma3-fables-s5", "gemma3", "fables", 5)),
         ("moe-vs-dense", a, f.base("mixtral-fables-s7", "mixtral", "fables", 7)),
         ("moe-vs-dense", q, f.base("moge-fables-s6", "pangu_moge", "fables", 6)),
-        ("permuted-independent", a, f.derived("llama-s2-permuted", other, _obfuscate, seed=8)),
+        ("permuted-independent", a, f.derived("llama-s2-permuted", other, permute_all, seed=8)),
     ]
     return [Case(f"ind-{cat}-{i}", cat, "independent", x, y) for i, (cat, x, y) in enumerate(rows)]
 
@@ -116,7 +106,7 @@ def _extra(f: Forge) -> list[Case]:
     from heredity.forge.derive.finetune import finetune
 
     a = f.base("llama-fables-s1", "llama", "fables", 1)
-    perm = f.derived("llama-s1-permuted", a, _obfuscate, seed=8)
+    perm = f.derived("llama-s1-permuted", a, permute_all, seed=8)
     pf = f.derived("llama-s1-permuted-ft", perm, finetune, text=load_corpus("almanac"), steps=f.plan.tune_steps, seed=12)
     rows = [("related", "permute-finetune", a, pf)]
     for fam, s1, s2 in (("qwen3", 21, 22), ("glm4", 23, 24), ("mistral", 25, 26)):

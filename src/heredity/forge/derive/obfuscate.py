@@ -117,3 +117,10 @@ def permute_heads(arrays: Arrays, config: dict[str, Any], seed: int = 0) -> Deri
                     out[f"{p}{proj}.{kind}"] = _rows_by_head(out[f"{p}{proj}.{kind}"], order, D)
         out[f"{p}o_proj.weight"] = _rows_by_head(out[f"{p}o_proj.weight"], q_order, D, axis=1)
     return out, dict(config)
+
+
+def permute_all(arrays: Arrays, config: dict[str, Any], seed: int = 0) -> Derived:
+    """All three permutations at once: hidden channels, then neurons/experts, then heads."""
+    arrays, config = permute_hidden(arrays, config, seed)
+    arrays, config = permute_neurons(arrays, config, seed + 1)
+    return permute_heads(arrays, config, seed + 2)

@@ -1,0 +1,103 @@
+"""``heredity forge ...`` — train tiny models, derive from them, build the ground-truth suite.
+
+Thin wrappers over :mod:`heredity.forge`; torch is imported only when a subcommand runs.
+"""
+
+from __future__ import annotations
+
+import json
+
+import click
+
+from heredity.forge.derive import KINDS
+
+
+def _require_torch() -> None:
+    from heredity.errors import require
+
+    require("torch", "forge", "the forge")
+
+
+@click.group(name="forge")
+def command() -> None:
+    """Forge ground truth: tiny trained models and their derivations."""
+
+
+@command.command("train")
+@click.option("--family", default="llama", show_default=True, help="llama, mistral, qwen2, qwen3, gemma3, glm4, "
+              "mixtral, qwen2_moe, pangu_moge")
+@click.option("--steps", default=200, show_default=True, type=click.IntRange(1))
+@click.option("--seed", default=0, show_default=True, type=int)
+@click.option("--corpus", default="fables", show_default=True, help="bundled corpus name or a text file")
+@click.option("--size", type=click.Choice(["tiny", "small"]), default="tiny", show_default=True)
+@click.option("--lr", default=3e-3, show_default=True, type=float)
+@click.option("--shard-bytes", type=click.IntRange(1), default=None, help="shard the safetensors output")
+@click.option("-o", "--output", required=True, type=click.Path(file_okay=False), help="output folder")
+@click.option("--format", "fmt", type=click.Choice(["terminal", "json"]), default="terminal")
+def train_cmd(family: str, steps: int, seed: int, corpus: str, size: str, lr: float, shard_bytes: int | None,
+              output: str, fmt: str) -> None:
+    """Train a tiny model from scratch and save it as an HF folder."""
+    _require_torch()
+    from heredity.forge.config import preset
+    from heredity.forge.data import load_corpus
+    from heredity.forge.io import save_model
+    from heredity.forge.train import train
+
+    model, losses = train(preset(family, size), load_corpus(corpus), steps, seed, lr=lr)
+    save_model(model, output, shard_bytes)
+    summary = {"family": family, "steps": steps, "seed": seed, "first_loss": losses[0], "final_loss": losses[-1],
+               "output": output}
+    click.echo(json.dumps(summary) if fmt == "json" else
+               f"trained {family} for {steps} steps: loss {losses[0]:.3f} -> {losses[-1]:.3f}; saved to {output}")
+
+
+@command.command("derive")
+@click.argument("kind", type=click.Choice(KINDS))
+@click.argument("src", type=click.Path(exists=True))
+@click.option("-o", "--output", required=True, type=click.Path(), help="output folder (quantize: .gguf file)")
+@click.option("--seed", default=0, type=int)
+@click.option("--corpus", default="almanac", help="finetune/lora text: bundled name or file")
+@click.option("--steps", default=100, type=click.IntRange(1))
+@click.option("--lr", default=1e-3, type=float)
+@click.option("--rank", default=4, type=click.IntRange(1))
+@click.option("--experts", default=8, type=click.IntRange(1))
+@click.option("--top-k", default=2, type=click.IntRange(1))
+@click.option("--groups", default=4, type=click.IntRange(1))
+@click.option("--mode", type=click.Choice(["segments", "copies"]), default="segments")
+@click.option("--noise", default=0.0, type=float)
+@click.option("--drop", multiple=True, type=int, help="prune-depth: a layer to drop (repeatable)")
+@click.option("--hidden", default=0.75, type=float, help="prune-width: hidden channels kept")
+@click.option("--neurons", default=0.75, type=float, help="prune-width: MLP neurons kept")
+@click.option("--with", "others", multiple=True, type=click.Path(exists=True), help="merge/ties: other model")
+@click.option("--weight", "weights", multiple=True, type=float, help="merge: weight per model, SRC first")
+@click.option("--density", default=0.2, type=float)
+@click.option("--qtype", default="Q8_0")
+@click.option("--target", default="llama", help="rename: llama, mistral or qwen2")
+@click.option("--spread", default=2.0, type=float)
+def derive_cmd(kind: str, src: str, output: str, **options: object) -> None:
+    """Derive a model of KIND from the forge folder SRC."""
+    _require_torch()
+    from heredity.forge.derive.run import DeriveOptions, run
+
+    opts = {k: tuple(v) if isinstance(v, tuple | list) else v for k, v in options.items()}
+    path = run(kind, src, output, DeriveOptions(**opts))  # type: ignore[arg-type]
+    click.echo(f"{kind}: {src} -> {path}")
+
+
+@command.command("suite")
+@click.argument("root", type=click.Path(file_okay=False))
+@click.option("--full", is_flag=True, help="more steps, families and cases (slower)")
+@click.option("--format", "fmt", type=click.Choice(["terminal", "json"]), default="terminal")
+def suite_cmd(root: str, full: bool, fmt: str) -> None:
+    """Build (or reuse) the labelled ground-truth suite under ROOT."""
+    _require_torch()
+    from dataclasses import asdict
+
+    from heredity.forge.suite import build_suite
+
+    cases = build_suite(root, quick=not full)
+    if fmt == "json":
+        click.echo(json.dumps({"schema": "heredity.forge.suite/1", "cases": [asdict(c) for c in cases]}))
+        return
+    for c in cases:
+        click.echo(f"{c.id:32} {c.label:12} {c.a_path}  {c.b_path}")
