@@ -145,7 +145,7 @@ def preset(family: str, size: str = "tiny") -> ForgeConfig:
     if size == "small":
         size_kw = dict(hidden_size=96, num_layers=3, num_heads=6, num_kv_heads=2, intermediate_size=192)
     width = int(size_kw.get("intermediate_size", 128))
-    return ForgeConfig(family=family, **size_kw, **_family_preset(family, width))
+    return ForgeConfig(family=family, **{**size_kw, **_family_preset(family, width)})
 
 
 def _family_preset(family: str, width: int) -> dict[str, Any]:
@@ -160,5 +160,5 @@ def _family_preset(family: str, width: int) -> dict[str, Any]:
         return dict(num_experts=8, experts_per_tok=4, expert_groups=4, moe_intermediate_size=width // 4,
                     shared_intermediate_size=width // 2)
     if family == "gemma3":
-        return dict(rope_theta=1_000_000.0)
+        return dict(rope_theta=1_000_000.0, tie_embeddings=True)
     return {}
