@@ -54,3 +54,10 @@ def test_svgs_are_deterministic_and_ids_unique() -> None:
 
     ids = [i for svg in one if svg for i in re.findall(r'\bid="([^"]+)"', svg)]
     assert len(ids) == len(set(ids))
+
+
+def test_null_found_inside_groups() -> None:
+    detail = {"groups": {"mlp@0": {"statistic": 0.1}, "hidden": {"statistic": 7.5, "null_samples": [0.0, 1.0, -1.0] * 4}}}
+    fig = figures.null_figure(Evidence("vectors", True, 0.9, 1e-3, detail=detail))
+    assert fig is not None and fig.svg is not None
+    assert fig.title == "vectors: null distribution (hidden)" and "observed 7.5" in fig.svg

@@ -13,7 +13,8 @@ Keys read (first match wins; aliases cover the engine's spellings):
 - expert-to-dense match map: ``match`` / ``expert_match`` (rows = experts of one model)
 - null distribution: ``null`` / ``null_samples`` / ``null_scores`` / ``null_statistics`` (the statistic
   under independence); observed value = ``observed`` or ``score`` when given (a test whose null is of
-  a raw score rather than of its reported statistic), else ``Evidence.statistic``
+  a raw score rather than of its reported statistic), else ``Evidence.statistic``; failing those, the
+  first entry of ``groups = {name: {"statistic", "null_samples"}}`` that has null samples
 """
 
 from __future__ import annotations
@@ -135,14 +136,27 @@ def heatmap_figure(ev: Evidence) -> Figure | None:
     return Figure(ev.test, title, caption, plots.heatmap(matrix, title, x, y, path=path, colorbar="similarity"))
 
 
+def _null_source(detail: Mapping[str, Any], statistic: float | None) -> tuple[str, Any, float | None] | None:
+    """(label, null samples, observed) from the top level, else from the first ``groups`` entry with nulls."""
+    raw = _first(detail, *NULL_KEYS)
+    if raw is not None:
+        observed = _first(detail, "observed", "score")
+        return "", raw, float(observed) if isinstance(observed, (int, float)) else statistic
+    groups = detail.get("groups")
+    for name, group in (groups.items() if isinstance(groups, Mapping) else ()):
+        if isinstance(group, Mapping) and (raw := _first(group, *NULL_KEYS)) is not None:
+            observed = group.get("statistic")
+            return f" ({safe_name(name, 40)})", raw, float(observed) if isinstance(observed, (int, float)) else None
+    return None
+
+
 def null_figure(ev: Evidence) -> Figure | None:
     """The statistic's null distribution with the observed value marked."""
-    raw = _first(ev.detail, *NULL_KEYS)
-    if raw is None:
+    found = _null_source(ev.detail, ev.statistic)
+    if found is None:
         return None
-    observed = _first(ev.detail, "observed", "score")
-    observed = float(observed) if isinstance(observed, (int, float)) else ev.statistic
-    title = f"{ev.test}: null distribution"
+    label, raw, observed = found
+    title = f"{ev.test}: null distribution{label}"
     samples = _numbers(raw)
     if samples is None:
         return Figure(ev.test, title, "", note="no numeric null samples")

@@ -1,0 +1,138 @@
+"""Shared CLI output: one stdout sink for results, stderr for everything else, progress, options.
+
+The rule every command follows: stdout carries only the result (the JSON document with
+``--format json``), so it can be piped; progress bars and "wrote FILE" notes go to stderr and are off
+with ``--quiet`` or when stderr is not a terminal.  Rich already drops colour when stdout is not a
+terminal or ``NO_COLOR`` is set.  Progress appears only for steps that run longer than a second, so
+fast commands print nothing extra.
+"""
+
+from __future__ import annotations
+
+import shlex
+import sys
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from types import TracebackType
+from typing import Any, TypeVar
+
+import click
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskID, TextColumn, TimeElapsedColumn
+
+from heredity.errors import InputError, UsageError, safe_name
+
+F = TypeVar("F", bound=Callable[..., Any])
+ProgressFn = Callable[[str, int, int], None]
+PROGRESS_DELAY_S = 1.0
+
+
+def stdout_console() -> Console:
+    """The console for results: colour only on a terminal without NO_COLOR (rich's own rules)."""
+    return Console(highlight=False, soft_wrap=False)
+
+
+def stderr_console() -> Console:
+    return Console(stderr=True, highlight=False)
+
+
+def note(message: str, quiet: bool) -> None:
+    """A one-line human note on stderr (``wrote report.html``), silenced by ``--quiet``."""
+    if not quiet:
+        click.echo(message, err=True)
+
+
+def write_text(text: str, output: str | None) -> None:
+    """Write a result to ``output`` (UTF-8), or to stdout when no file is given."""
+    if output is None or output == "-":
+        click.echo(text, nl=False)
+        return
+    try:
+        Path(output).write_text(text, encoding="utf-8")
+    except OSError as exc:
+        raise InputError(f"cannot write: {exc.strerror}", path=output, fix="choose a writable path with -o") from exc
+
+
+def split_names(value: str | None) -> list[str] | None:
+    """``--tests a,b`` -> ``["a", "b"]``; None when the option was not given."""
+    if value is None:
+        return None
+    names = [n.strip() for n in value.split(",") if n.strip()]
+    if not names:
+        raise UsageError("--tests is empty", fix="give comma-separated test names, e.g. --tests vectors,matching")
+    return names
+
+
+def command_line() -> str:
+    """The invoked command rebuilt from its parsed parameters (provenance for reports)."""
+    ctx = click.get_current_context()
+    words = ctx.command_path.split()
+    for param in ctx.command.params:
+        value = ctx.params.get(param.name or "")
+        if isinstance(param, click.Argument):
+            words += [str(v) for v in value] if isinstance(value, (list, tuple)) else [str(value)]
+        elif value not in (None, False, param.default) and param.opts:
+            words += [param.opts[0]] if value is True else [param.opts[0], str(value)]
+    return shlex.join(words)
+
+
+class StepProgress:
+    """A ``(step, done, total)`` callback drawing rich progress bars on stderr for slow steps only."""
+
+    def __init__(self, enabled: bool, delay: float = PROGRESS_DELAY_S) -> None:
+        self.enabled = enabled
+        self.delay = delay
+        self._first_seen: dict[str, float] = {}
+        self._tasks: dict[str, TaskID] = {}
+        self._progress: Progress | None = None
+
+    def __call__(self, step: str, done: int, total: int) -> None:
+        if not self.enabled:
+            return
+        started = self._first_seen.setdefault(step, time.monotonic())
+        if step not in self._tasks and (time.monotonic() - started < self.delay or done >= total):
+            return
+        progress = self._ensure_started()
+        if step not in self._tasks:
+            self._tasks[step] = progress.add_task(safe_name(step, 60), total=total)
+        progress.update(self._tasks[step], completed=done, total=total)
+
+    def _ensure_started(self) -> Progress:
+        if self._progress is None:
+            self._progress = Progress(
+                TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+                console=stderr_console(), transient=True,
+            )
+            self._progress.start()
+        return self._progress
+
+    def __enter__(self) -> StepProgress:
+        return self
+
+    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None) -> None:
+        if self._progress is not None:
+            self._progress.stop()
+
+
+@contextmanager
+def progress(quiet: bool) -> Iterator[StepProgress]:
+    """Progress bars on stderr unless ``--quiet`` or stderr is not a terminal."""
+    with StepProgress(enabled=not quiet and sys.stderr.isatty()) as bar:
+        yield bar
+
+
+def format_option(choices: tuple[str, ...], default: str = "terminal") -> Callable[[F], F]:
+    return click.option("--format", "fmt", type=click.Choice(choices), default=default, show_default=True,
+                        help="Output format.")
+
+
+def output_option(required: bool = False) -> Callable[[F], F]:
+    return click.option("-o", "--output", required=required, type=click.Path(dir_okay=False),
+                        help="Write the result to this file instead of stdout.")
+
+
+quiet_option = click.option("-q", "--quiet", is_flag=True, help="No progress bars or notes on stderr.")
+seed_option = click.option("--seed", type=int, default=0, show_default=True, help="Seed for permutation nulls.")
+tests_option = click.option("--tests", default=None, metavar="T1,T2", help="Run only these evidence tests.")

@@ -1,0 +1,52 @@
+"""``heredity compare A B`` — the verdict on one pair, in the terminal, as JSON or as an HTML report."""
+
+from __future__ import annotations
+
+import dataclasses
+
+import click
+
+from heredity.cli import _output as out
+from heredity.errors import EXIT_FAIL_ON
+from heredity.results import Comparison
+
+
+def run_compare(a: str, b: str, *, tests: list[str] | None, seed: int, quiet: bool) -> Comparison:
+    """Call the comparison engine with progress on stderr; record the command line for provenance."""
+    from heredity.compare import compare
+
+    with out.progress(quiet) as bar:
+        comp = compare(a, b, tests=tests, seed=seed, progress=bar)
+    return comp if comp.command else dataclasses.replace(comp, command=out.command_line())
+
+
+def emit(comp: Comparison, fmt: str, output: str | None, quiet: bool) -> None:
+    """Terminal format to a terminal keeps colour; everything else is written as text."""
+    from heredity.report import render, terminal
+
+    if fmt == "terminal" and output is None:
+        terminal.render(comp, out.stdout_console())
+        return
+    out.write_text(render.render_as(comp, fmt), output)
+    if output is not None:
+        out.note(f"wrote {output} ({comp.verdict.label})", quiet)
+
+
+@click.command(name="compare")
+@click.argument("a")
+@click.argument("b")
+@out.format_option(("terminal", "json", "html"))
+@out.output_option()
+@out.tests_option
+@out.seed_option
+@out.quiet_option
+@click.option("--fail-on", type=click.Choice(["related"]), default=None, help="Exit 3 when the verdict is related.")
+def command(a: str, b: str, fmt: str, output: str | None, tests: str | None, seed: int, quiet: bool,
+            fail_on: str | None) -> None:
+    """Decide whether B shares lineage with A (models, files, fingerprints or hub ids)."""
+    from heredity.cli.main import set_exit_code
+
+    comp = run_compare(a, b, tests=out.split_names(tests), seed=seed, quiet=quiet)
+    emit(comp, fmt, output, quiet)
+    if fail_on == "related" and comp.verdict.label == "related":
+        set_exit_code(EXIT_FAIL_ON)
