@@ -10,7 +10,7 @@ import pytest
 sys.path.insert(0, str(Path(__file__).parent))
 import report_samples  # noqa: E402
 
-from heredity.report import html  # noqa: E402
+from heredity.report import html, matrix_render  # noqa: E402
 
 CHROMIUM = Path("/usr/bin/chromium")
 ARGS = [
@@ -48,7 +48,7 @@ def _open(report: Path, shot: Path) -> dict[str, object]:
             "figure.plot svg",
             "els => els.map(e => { const b = e.getBBox(); return [b.width, b.height, e.childElementCount]; })",
         )
-        verdict = page.inner_text("#verdict")
+        verdict = page.inner_text("#verdict") if page.query_selector("#verdict") else ""
         twin = page.eval_on_selector("#heredity-json", "e => JSON.parse(e.textContent)")
         page.screenshot(path=str(shot), full_page=True)
         browser.close()
@@ -68,3 +68,18 @@ def test_report_renders_offline_in_chromium(tmp_path: Path) -> None:
     assert all(w > 0 and h > 0 and n > 0 for w, h, n in boxes)
     assert seen["twin"] == comp.to_dict()
     assert (tmp_path / "report.png").stat().st_size > 10_000
+
+
+def test_matrix_report_renders_offline_in_chromium(tmp_path: Path) -> None:
+    from test_report_matrix import FakeEngine
+
+    from heredity.matrix import compare_all
+
+    result = compare_all(["base", "ft1", "ft2", "other", "ft3"], FakeEngine())
+    report = tmp_path / "tree.html"
+    report.write_text(matrix_render.render_html(result), encoding="utf-8")
+    seen = _open(report, tmp_path / "tree.png")
+    assert seen["requests"] == [report.as_uri()] and seen["errors"] == []
+    boxes = seen["boxes"]
+    assert isinstance(boxes, list) and len(boxes) == 2 and all(w > 0 and h > 0 for w, h, _ in boxes)
+    assert seen["twin"] == result.to_dict()

@@ -21,6 +21,7 @@ h1{font-size:1.5em;margin-bottom:.2em}h2{font-size:1.2em;margin-top:1.8em;border
 .verdict.inconclusive{border-color:#b9770e}
 .label{font-weight:700;letter-spacing:.05em}.related .label{color:#c0392b}
 .independent .label{color:#1e8449}.inconclusive .label{color:#b9770e}
+.label.related{color:#c0392b}.label.independent{color:#1e8449}.label.inconclusive{color:#b9770e}
 table{border-collapse:collapse;margin:.6em 0;font-size:.92em}
 th,td{border-bottom:1px solid #e3e7ec;padding:.3em .7em;text-align:left;vertical-align:top}
 td.num{text-align:right;font-variant-numeric:tabular-nums}

@@ -88,10 +88,14 @@ def vector_scatter(panels: Sequence[tuple[str, Sequence[float], Sequence[float]]
 
 
 def heatmap(matrix: Sequence[Sequence[float]], title: str, xlabel: str, ylabel: str,
-            path: Sequence[Sequence[int]] | None = None, colorbar: str = "") -> str:
-    """A matrix as an image (rows = y), with an optional alignment path of (row, column) pairs."""
-    fig = _figure(4.4, 3.6)
+            path: Sequence[Sequence[int]] | None = None, colorbar: str = "", ticks: Sequence[str] | None = None) -> str:
+    """A matrix as an image (rows = y), with an optional alignment path of (row, column) pairs and
+    optional tick labels (one per row and column of a square matrix)."""
+    fig = _figure(4.4 + (0.8 if ticks else 0.0), 3.6 + (0.8 if ticks else 0.0))
     ax = fig.add_subplot()
+    if ticks:
+        ax.set_xticks(range(len(ticks)), list(ticks), rotation=45, ha="right")
+        ax.set_yticks(range(len(ticks)), list(ticks))
     image = ax.imshow(matrix, aspect="auto", interpolation="nearest", cmap="viridis", origin="lower")
     if path:
         ax.plot([p[1] for p in path], [p[0] for p in path], color="#ff4040", linewidth=1.2, marker="o", markersize=2.5)
