@@ -61,3 +61,11 @@ def test_null_found_inside_groups() -> None:
     fig = figures.null_figure(Evidence("vectors", True, 0.9, 1e-3, detail=detail))
     assert fig is not None and fig.svg is not None
     assert fig.title == "vectors: null distribution (hidden)" and "observed 7.5" in fig.svg
+
+
+def test_wide_vectors_are_strided_to_keep_svg_small() -> None:
+    from heredity.report import plots
+
+    wide = [float(i % 97) for i in range(20_000)]
+    svg = plots.vector_scatter([("hidden", wide, wide)], "wide")
+    assert svg.count("<use ") <= plots.MAX_POINTS + 50

@@ -25,6 +25,7 @@ from typing import Any
 from heredity.errors import require
 
 _COLORS = {"a": "#1f5fa8", "b": "#d0602a"}
+MAX_POINTS = 1500  # per scatter panel
 
 
 def _figure(width: float, height: float) -> Any:
@@ -74,12 +75,14 @@ def layer_curves(curves_a: Mapping[str, Sequence[float]], curves_b: Mapping[str,
 
 
 def vector_scatter(panels: Sequence[tuple[str, Sequence[float], Sequence[float]]], title: str) -> str:
-    """Scatter of aligned vector entries, A on x and B on y, one panel per (label, a, b)."""
+    """Scatter of aligned vector entries, A on x and B on y, one panel per (label, a, b); at most
+    :data:`MAX_POINTS` evenly strided entries per panel are drawn."""
     fig = _figure(2.6 * len(panels) + 0.4, 2.6)
     axes = fig.subplots(1, len(panels), squeeze=False)[0]
     for ax, (label, a, b) in zip(axes, panels, strict=True):
         n = min(len(a), len(b))
-        ax.scatter(list(a)[:n], list(b)[:n], s=4, alpha=0.6, color=_COLORS["a"], linewidths=0)
+        step = max(1, -(-n // MAX_POINTS))  # every step-th entry keeps the SVG small for wide models
+        ax.scatter(list(a)[:n:step], list(b)[:n:step], s=4, alpha=0.6, color=_COLORS["a"], linewidths=0)
         ax.set_title(label)
         ax.set_xlabel("A")
         ax.set_ylabel("B")
