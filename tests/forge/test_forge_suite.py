@@ -16,8 +16,10 @@ from heredity.forge.io import load_folder  # noqa: E402
 from heredity.forge.suite import build_suite  # noqa: E402
 
 RELATED_KINDS = {"finetune", "continue", "lora", "upcycle-moe", "upcycle-moge-copies", "upcycle-moge-segments",
-                 "prune-depth", "prune-width", "merge", "ties", "quantize", "rename", "permute", "rescale"}
-INDEPENDENT_KINDS = {"same-arch-seed", "diff-data", "diff-family", "moe-vs-dense", "permuted-independent"}
+                 "prune-depth", "prune-width", "merge", "ties", "quantize", "rename", "permute", "rescale",
+                 "permute-finetune"}
+INDEPENDENT_KINDS = {"same-arch-seed", "diff-data", "diff-family", "moe-vs-dense", "permuted-independent",
+                     "upcycled-independent"}
 
 
 def _digest(root: Path) -> str:

@@ -5,11 +5,12 @@ so a second call only reads) and returns :class:`Case` rows for the benchmark.  
 seeded; the same call gives the same files.
 
 Related categories: finetune, continue, lora, upcycle-moe, upcycle-moge-copies,
-upcycle-moge-segments, prune-depth, prune-width, merge, ties, quantize, rename, permute, rescale
-(full mode adds permute-finetune and more families).
+upcycle-moge-segments, prune-depth, prune-width, merge, ties, quantize, rename, permute, rescale,
+permute-finetune (full mode adds fine-tunes of qwen3, glm4 and mistral).
 Independent categories: same-arch-seed (same config and data, other seed), diff-data,
 diff-family, moe-vs-dense (a scratch MoE/MoGE against a dense model), permuted-independent (an
-unrelated model after the same obfuscation the related cases use).
+unrelated model after the same obfuscation the related cases use), upcycled-independent (an MoE /
+MoGE upcycled from a *different* dense model: the negative control for expert tests).
 """
 
 from __future__ import annotations
@@ -69,8 +70,30 @@ def _related(f: Forge) -> list[Case]:
         ("rename", q, f.derived("qwen2-s1-as-llama", q, rename.rename, target="llama")),
         ("permute", a, f.derived("llama-s1-permuted", a, permute_all, seed=8)),
         ("rescale", a, f.derived("llama-s1-rescaled", a, rescale.rescale, seed=9)),
+        ("upcycle-moe", q, f.healed("qwen2-s1-upcycle-qwen2moe", q, upcycle.upcycle_moe, noise=0.01, seed=10)),
+        ("permute-finetune", a, _permuted_tuned(f, a)),
     ]
-    return [Case(f"rel-{cat}", cat, "related", x, y) for cat, x, y in rows] + _quantized(f, a)
+    return _cases("rel", "related", rows) + _quantized(f, a)
+
+
+def _cases(prefix: str, label: str, rows: list[tuple[str, str, str]]) -> list[Case]:
+    """Cases with ids PREFIX-CATEGORY, numbered from -2 when a category repeats."""
+    seen: dict[str, int] = {}
+    out = []
+    for cat, a, b in rows:
+        seen[cat] = seen.get(cat, 0) + 1
+        suffix = "" if seen[cat] == 1 else f"-{seen[cat]}"
+        out.append(Case(f"{prefix}-{cat}{suffix}", cat, label, a, b))
+    return out
+
+
+def _permuted_tuned(f: Forge, parent: str) -> str:
+    """Obfuscated by all three permutations, then fine-tuned: the hardest related case here."""
+    from heredity.forge.derive.finetune import finetune
+
+    perm = f.derived("llama-s1-permuted", parent, permute_all, seed=8)
+    return f.derived("llama-s1-permuted-ft", perm, finetune, text=load_corpus("almanac"), steps=f.plan.tune_steps,
+                     seed=12)
 
 
 def _quantized(f: Forge, parent: str) -> list[Case]:
@@ -86,36 +109,40 @@ def _quantized(f: Forge, parent: str) -> list[Case]:
 
 
 def _independent(f: Forge) -> list[Case]:
+    from heredity.forge.derive import upcycle
+
     a = f.base("llama-fables-s1", "llama", "fables", 1)
     q = f.base("qwen2-fables-s1", "qwen2", "fables", 1)
     other = f.base("llama-fables-s2", "llama", "fables", 2)
+    q4 = f.base("qwen2-fables-s4", "qwen2", "fables", 4)
     rows = [
         ("same-arch-seed", a, other),
-        ("same-arch-seed", q, f.base("qwen2-fables-s4", "qwen2", "fables", 4)),
+        ("same-arch-seed", q, q4),
         ("diff-data", a, f.base("llama-almanac-s3", "llama", "almanac", 3)),
         ("diff-family", a, f.base("gemma3-fables-s5", "gemma3", "fables", 5)),
         ("moe-vs-dense", a, f.base("mixtral-fables-s7", "mixtral", "fables", 7)),
         ("moe-vs-dense", q, f.base("moge-fables-s6", "pangu_moge", "fables", 6)),
         ("permuted-independent", a, f.derived("llama-s2-permuted", other, permute_all, seed=8)),
+        ("upcycled-independent", a, f.healed("llama-s2-upcycle-mixtral", other, upcycle.upcycle_moe, noise=0.01,
+                                             seed=5)),
+        ("upcycled-independent", q, f.healed("qwen2-s4-moge-segments", q4, upcycle.upcycle_moge, mode="segments",
+                                             router_std=0.02, seed=7)),
     ]
-    return [Case(f"ind-{cat}-{i}", cat, "independent", x, y) for i, (cat, x, y) in enumerate(rows)]
+    return _cases("ind", "independent", rows)
 
 
 def _extra(f: Forge) -> list[Case]:
-    """Full mode: more families and a harder related case."""
+    """Full mode: fine-tuned and independent pairs of three more families."""
     from heredity.forge.derive.finetune import finetune
 
-    a = f.base("llama-fables-s1", "llama", "fables", 1)
-    perm = f.derived("llama-s1-permuted", a, permute_all, seed=8)
-    pf = f.derived("llama-s1-permuted-ft", perm, finetune, text=load_corpus("almanac"), steps=f.plan.tune_steps, seed=12)
-    rows = [("related", "permute-finetune", a, pf)]
+    rows: list[tuple[str, str, str, str]] = []
     for fam, s1, s2 in (("qwen3", 21, 22), ("glm4", 23, 24), ("mistral", 25, 26)):
         x = f.base(f"{fam}-fables-s{s1}", fam, "fables", s1)
         y = f.base(f"{fam}-fables-s{s2}", fam, "fables", s2)
         tuned = f.derived(f"{fam}-s{s1}-ft-almanac", x, finetune, text=load_corpus("almanac"),
                           steps=f.plan.tune_steps, seed=2)
-        rows += [("related", "finetune", x, tuned), ("independent", "same-arch-seed", x, y)]
-    return [Case(f"{lab[:3]}-{cat}-{fam_i}", cat, lab, x, y) for fam_i, (lab, cat, x, y) in enumerate(rows, 100)]
+        rows += [(f"rel-finetune-{fam}", "finetune", x, tuned), (f"ind-same-arch-seed-{fam}", "same-arch-seed", x, y)]
+    return [Case(i, cat, "related" if i.startswith("rel") else "independent", x, y) for i, cat, x, y in rows]
 
 
 def build_suite(root: str | Path, quick: bool = True) -> list[Case]:
