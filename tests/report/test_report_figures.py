@@ -69,3 +69,15 @@ def test_wide_vectors_are_strided_to_keep_svg_small() -> None:
     wide = [float(i % 97) for i in range(20_000)]
     svg = plots.vector_scatter([("hidden", wide, wide)], "wide")
     assert svg.count("<use ") <= plots.MAX_POINTS + 50
+
+
+def test_per_layer_from_vectors_and_matching_details() -> None:
+    per_vector = {f"{r}@{i}": {"pearson": 0.5, "spearman": 0.1 * i} for r in ("attn_norm", "mlp_norm") for i in range(4)}
+    per_vector["final_norm"] = {"spearman": 0.9}  # no layer: left out of the curves
+    fig = figures.per_layer_figure(Evidence("vectors", True, 0.9, 1e-3, detail={"per_vector": per_vector}))
+    assert fig is not None and fig.svg is not None and "attn_norm" in fig.svg and "mlp_norm" in fig.svg
+    per_layer = {"0~0": {"spearman": 0.9, "p_value": 1e-9}, "3~5": {"spearman": 0.8}}
+    fig = figures.per_layer_figure(Evidence("matching", True, 0.9, 1e-3, detail={"per_layer": per_layer}))
+    assert fig is not None and fig.svg is not None
+    bad = figures.per_layer_figure(Evidence("matching", True, 0.9, 1e-3, detail={"per_layer": {"x": 1}}))
+    assert bad is not None and bad.svg is None

@@ -7,6 +7,8 @@ crashes a report: the plot is replaced by a note saying what was absent.
 Keys read (first match wins; aliases cover the engine's spellings):
 
 - curves (per-layer values of A and B by role): ``curves = {"a": {role: [..]}, "b": {role: [..]}}``
+- per-layer statistic: ``per_vector = {"role@layer": {"spearman"}}`` (one line per role) or
+  ``per_layer = {"layer_a~layer_b": {"spearman" | "statistic"}}``
 - aligned vectors: ``vectors = {label: {"a": [..], "b": [..]}}``, ordered by the per-layer p-values in
   ``layers = [{"layer", "role", "p_value"}, ..]`` when those exist (most telling first)
 - layer x layer similarity: ``similarity`` (rows = layers of A), with ``path = [[i_a, i_b], ..]``
@@ -29,6 +31,7 @@ from heredity.report import plots
 from heredity.results import Comparison, Evidence
 
 MAX_SCATTER_PANELS = 3
+MAX_SERIES = 8
 NULL_KEYS = ("null", "null_samples", "null_scores", "null_statistics")
 
 
@@ -164,7 +167,40 @@ def null_figure(ev: Evidence) -> Figure | None:
     return Figure(ev.test, title, caption, plots.null_histogram(samples, observed, title))
 
 
-BUILDERS: tuple[Callable[[Evidence], Figure | None], ...] = (curves_figure, scatter_figure, heatmap_figure, null_figure)
+def _layer_of(key: str) -> tuple[str, int] | None:
+    """``role@3`` -> ("role", 3); ``3~4`` or ``3`` -> ("", 3) (A's layer); anything else -> None."""
+    name, sep, rest = key.partition("@")
+    if not sep:
+        name, rest = "", key
+    head = rest.split("~")[0].split("#")[0]
+    return (name, int(head)) if head.isdigit() else None
+
+
+def _per_layer_series(rows: Mapping[str, Any], value_keys: tuple[str, ...]) -> dict[str, list[tuple[float, float]]]:
+    out: dict[str, list[tuple[float, float]]] = {}
+    for key, row in rows.items():
+        where = _layer_of(str(key))
+        value = _first(row, *value_keys) if isinstance(row, Mapping) else None
+        if where is not None and isinstance(value, (int, float)) and math.isfinite(value):
+            out.setdefault(where[0] or "per layer", []).append((float(where[1]), float(value)))
+    return out
+
+
+def per_layer_figure(ev: Evidence) -> Figure | None:
+    """The test's statistic layer by layer (``per_vector`` by role, or ``per_layer``)."""
+    rows = _first(ev.detail, "per_vector", "per_layer")
+    if not isinstance(rows, Mapping):
+        return None
+    title = f"{ev.test}: per-layer correlation of A and B"
+    lines = _per_layer_series(rows, ("spearman", "statistic", "pearson"))
+    if not lines:
+        return Figure(ev.test, title, "", note="no per-layer values keyed by layer")
+    lines = dict(sorted(lines.items(), key=lambda kv: -len(kv[1]))[:MAX_SERIES])
+    caption = "Rank correlation of aligned units in each layer (x: layer of A). Independent models stay near 0."
+    return Figure(ev.test, title, caption, plots.series(lines, title, "Spearman"))
+
+
+BUILDERS: tuple[Callable[[Evidence], Figure | None], ...] = (curves_figure, per_layer_figure, scatter_figure, heatmap_figure, null_figure)
 
 
 def _safely(build: Callable[[Evidence], Figure | None], ev: Evidence) -> Figure | None:

@@ -142,3 +142,18 @@ def lineage_tree(positions: Mapping[str, tuple[float, float]], edges: Sequence[t
     ax.set_axis_off()
     ax.set_title(title)
     return to_svg(fig)
+
+
+def series(lines: Mapping[str, Sequence[tuple[float, float]]], title: str, ylabel: str) -> str:
+    """One line per named series of (x, y) points, e.g. a per-layer statistic for each role."""
+    fig = _figure(5.2, 2.8)
+    ax = fig.add_subplot()
+    for name, points in lines.items():
+        pts = sorted(points)
+        ax.plot([p[0] for p in pts], [p[1] for p in pts], marker=".", markersize=4, linewidth=1, label=name)
+    if 1 < len(lines) <= 10:
+        ax.legend(frameon=False, fontsize=7, ncols=2)
+    ax.set_xlabel("layer")
+    ax.set_ylabel(ylabel)
+    ax.set_title(title)
+    return to_svg(fig)
