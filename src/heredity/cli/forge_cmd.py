@@ -61,7 +61,7 @@ def train_cmd(family: str, steps: int, seed: int, corpus: str, size: str, lr: fl
 @click.option("--lr", default=1e-3, type=float)
 @click.option("--rank", default=4, type=click.IntRange(1))
 @click.option("--experts", default=8, type=click.IntRange(1))
-@click.option("--top-k", default=2, type=click.IntRange(1))
+@click.option("--top-k", default=None, type=click.IntRange(1), help="experts per token (MoE: 2, MoGE: one per group)")
 @click.option("--groups", default=4, type=click.IntRange(1))
 @click.option("--mode", type=click.Choice(["segments", "copies"]), default="segments")
 @click.option("--noise", default=0.0, type=float)

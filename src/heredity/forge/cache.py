@@ -1,6 +1,6 @@
 """A cache of forged models under one root: each named model is trained or derived once.
 
-A finished model is a folder ``root/models/NAME`` with config.json; half-built folders never appear
+A finished model is a folder ``root/models-PLAN/NAME`` with config.json; half-built folders never appear
 under their final name (they are written to NAME.tmp and renamed), so an interrupted build resumes.
 """
 
@@ -21,28 +21,30 @@ from heredity.forge.derive.names import Derived
 class Plan:
     """How much compute the suite spends."""
 
+    name: str  # models live in root/models-NAME, so quick and full builds never mix
     steps: int  # pre-training steps of every base model
     tune_steps: int  # steps of each fine-tune / LoRA / healing run
     layers: int  # decoder blocks of every model (>= 3 so depth pruning leaves 2)
     extra_families: bool  # full mode adds qwen3 / glm4 / mistral pairs
 
 
-QUICK = Plan(steps=150, tune_steps=40, layers=3, extra_families=False)
-FULL = Plan(steps=400, tune_steps=100, layers=4, extra_families=True)
+QUICK = Plan(name="quick", steps=150, tune_steps=40, layers=3, extra_families=False)
+FULL = Plan(name="full", steps=400, tune_steps=100, layers=4, extra_families=True)
 
 
 class Forge:
-    """Builds named models on demand into ``root/models``, each once (a finished folder is reused)."""
+    """Builds named models on demand into ``root/models-PLAN``, each once (a finished folder is reused)."""
 
     def __init__(self, root: Path, plan: Plan) -> None:
         self.root, self.plan = root, plan
-        (root / "models").mkdir(parents=True, exist_ok=True)
+        self.models = root / f"models-{plan.name}"
+        self.models.mkdir(parents=True, exist_ok=True)
 
     def cfg(self, family: str) -> ForgeConfig:
         return preset(family).with_(num_layers=self.plan.layers)
 
     def path(self, name: str) -> Path:
-        return self.root / "models" / name
+        return self.models / name
 
     def folder(self, name: str, make: Callable[[], Derived]) -> str:
         """Path of model ``name``; built with ``make`` unless already there (atomic rename)."""

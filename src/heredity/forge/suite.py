@@ -149,7 +149,7 @@ def build_suite(root: str | Path, quick: bool = True) -> list[Case]:
     """Build (or reuse) every model under ``root`` and return the labelled cases; writes root/suite.json."""
     root = Path(root)
     f = Forge(root, QUICK if quick else FULL)
-    cases = _related(f) + _independent(f) + ([] if quick else _extra(f))
+    cases = _related(f) + _independent(f) + (_extra(f) if f.plan.extra_families else [])
     manifest = {"schema": "heredity.forge.suite/1", "quick": quick, "cases": [asdict(c) for c in cases]}
     (root / "suite.json").write_text(json.dumps(manifest, indent=2) + "\n")
     return cases

@@ -25,7 +25,7 @@ class DeriveOptions:
     lr: float = 1e-3  # learning rate for finetune (lora uses 3x)
     rank: int = 4  # LoRA rank
     experts: int = 8  # upcycling: routed experts
-    top_k: int = 2  # upcycling: experts per token
+    top_k: int | None = None  # upcycling: experts per token (default: 2 for MoE, one per group for MoGE)
     groups: int = 4  # MoGE groups
     mode: str = "segments"  # MoGE upcycling: "segments" or "copies"
     noise: float = 0.0  # upcycling: expert noise, relative to the weights' std
@@ -69,14 +69,13 @@ def _lora(a: Arrays, c: dict[str, Any], o: DeriveOptions) -> Derived:
 def _upcycle_moe(a: Arrays, c: dict[str, Any], o: DeriveOptions) -> Derived:
     from heredity.forge.derive.upcycle import upcycle_moe
 
-    return upcycle_moe(a, c, o.experts, o.top_k, o.noise, o.seed)
+    return upcycle_moe(a, c, o.experts, o.top_k or 2, o.noise, o.seed)
 
 
 def _upcycle_moge(a: Arrays, c: dict[str, Any], o: DeriveOptions) -> Derived:
     from heredity.forge.derive.upcycle import upcycle_moge
 
-    top_k = max(o.top_k, o.groups) // o.groups * o.groups
-    return upcycle_moge(a, c, o.experts, o.groups, top_k, o.mode, o.noise, o.seed, router_std=0.02)
+    return upcycle_moge(a, c, o.experts, o.groups, o.top_k or o.groups, o.mode, o.noise, o.seed, router_std=0.02)
 
 
 def _prune_depth(a: Arrays, c: dict[str, Any], o: DeriveOptions) -> Derived:
