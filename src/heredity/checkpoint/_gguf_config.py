@@ -11,9 +11,6 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-MAX_ARRAY_ITEMS = 64  # longer arrays (tokenizer vocab, merges, scores) stay out of the config
-MAX_STRING = 1000  # chat templates and licences are cut to this many characters
-
 # HF key -> GGUF key suffixes (after "{arch}."), first one present wins.
 HF_FROM_GGUF: dict[str, tuple[str, ...]] = {
     "num_hidden_layers": ("block_count",),
@@ -99,22 +96,3 @@ def _fill_aliases(config: dict[str, Any], meta: Mapping[str, Any], arch: str) ->
     if isinstance(name, str):
         config["_name_or_path"] = name
     config["architectures"] = [f"gguf:{arch}"]
-
-
-def scalar_metadata(fields: Mapping[str, Any]) -> dict[str, Any]:
-    """Raw metadata from ``GGUFReader.fields``: scalars, strings (cut) and short arrays only."""
-    from gguf.constants import GGUFValueType
-
-    out: dict[str, Any] = {}
-    for key, field in fields.items():
-        if key.startswith("GGUF.") or not field.types:
-            continue
-        is_array = field.types[0] == GGUFValueType.ARRAY
-        if is_array and (len(field.data) > MAX_ARRAY_ITEMS or field.types[-1] == GGUFValueType.ARRAY):
-            continue
-        try:
-            value = field.contents()
-        except (UnicodeDecodeError, ValueError, IndexError):
-            continue  # undecodable text in metadata: leave it out rather than guess
-        out[key] = value[:MAX_STRING] if isinstance(value, str) else value
-    return out
