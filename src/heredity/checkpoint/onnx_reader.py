@@ -1,0 +1,249 @@
+"""ONNX models: the graph's initialisers as a checkpoint (extra ``onnx``).
+
+The model proto is parsed without external data; initialisers stored in external files are read
+on demand (``rows=`` reads only those rows' bytes), after checking that their paths stay inside
+the model's folder and their byte ranges inside the file.  Inline initialisers are already in
+the parsed proto.  Integer weights quantised with the DequantizeLinear pattern (``X_quantized``
+plus ``X_scale`` and ``X_zero_point``, as onnxruntime's quantiser writes them) are exposed once,
+dequantised, under the original name ``X``.  A ``config.json`` next to the file (Optimum exports)
+becomes the config.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import ml_dtypes
+import numpy as np
+
+from heredity.checkpoint.base import Checkpoint, TensorInfo
+from heredity.errors import (
+    CorruptCheckpointError,
+    NotFoundError,
+    UnsafeCheckpointError,
+    UnsupportedFormatError,
+    require,
+    safe_name,
+)
+
+# TensorProto data type -> (name, numpy dtype); other types (strings, bools, int64 ids) are skipped
+DTYPES: dict[int, tuple[str, Any]] = {
+    1: ("float32", np.float32),
+    2: ("uint8", np.uint8),
+    3: ("int8", np.int8),
+    10: ("float16", np.float16),
+    11: ("float64", np.float64),
+    16: ("bfloat16", ml_dtypes.bfloat16),
+}
+EXTERNAL = 1  # TensorProto.EXTERNAL
+MAX_CONFIG_BYTES = 1 << 20
+FIX = "re-export the model, or convert it to safetensors"
+
+
+@dataclass(frozen=True)
+class _Stored:
+    """Where one initialiser's bytes are: inline in the proto, or a range of an external file."""
+
+    shape: tuple[int, ...]
+    dtype: Any
+    proto: Any  # onnx.TensorProto
+    file: Path | None = None
+    offset: int = 0
+
+
+@dataclass(frozen=True)
+class _Quantised:
+    """A DequantizeLinear triple: (q - zero_point) * scale along ``axis``."""
+
+    values: str
+    scale: str
+    zero_point: str | None
+    axis: int
+
+
+class ONNXCheckpoint(Checkpoint):
+    """Initialisers of one ``.onnx`` graph."""
+
+    def __init__(self, path: Path, stored: dict[str, _Stored], quantised: dict[str, _Quantised]) -> None:
+        self.source = str(path)
+        self.format = "onnx"
+        self.warnings = []
+        self.config = _config_next_to(path, self.warnings)
+        self._stored, self._quantised = stored, quantised
+        hidden = {n for q in quantised.values() for n in (q.values, q.scale, q.zero_point) if n}
+        self._tensors = {n: _info(n, s, path) for n, s in stored.items() if n not in hidden}
+        self._tensors |= {n: _info(n, stored[q.values], path) for n, q in quantised.items()}
+
+    @property
+    def tensors(self) -> Mapping[str, TensorInfo]:
+        return self._tensors
+
+    def read(self, name: str, rows: slice | None = None) -> np.ndarray:
+        self.info(name)
+        q = self._quantised.get(name)
+        if q is None:
+            return np.ascontiguousarray(self._raw(name, rows), dtype=np.float32)
+        return self._dequantised(q, rows)
+
+    def _raw(self, name: str, rows: slice | None) -> np.ndarray:
+        s = self._stored[name]
+        if s.file is None:
+            from onnx import numpy_helper
+
+            a = np.asarray(numpy_helper.to_array(s.proto)).reshape(s.shape)
+            return a if rows is None else a[rows]
+        return _read_external(s, rows)
+
+    def _dequantised(self, q: _Quantised, rows: slice | None) -> np.ndarray:
+        values = self._raw(q.values, rows).astype(np.float32)
+        scale = self._raw(q.scale, None).astype(np.float32)
+        zero = self._raw(q.zero_point, None).astype(np.float32) if q.zero_point else np.zeros(1, np.float32)
+        if scale.size > 1:  # per-channel along q.axis
+            shape = [1] * values.ndim
+            shape[q.axis] = scale.size
+            scale, zero = scale.reshape(shape), zero.reshape(shape)
+            if q.axis == 0 and rows is not None:
+                scale, zero = scale[rows], zero[rows]
+        return np.ascontiguousarray((values - zero) * scale, dtype=np.float32)
+
+
+def _info(name: str, s: _Stored, path: Path) -> TensorInfo:
+    itemsize = np.dtype(s.dtype).itemsize
+    n = int(np.prod(s.shape, dtype=np.int64))
+    file = s.file.name if s.file is not None else path.name
+    return TensorInfo(name, s.shape, np.dtype(s.dtype).name, n * itemsize, file=file)
+
+
+def _read_external(s: _Stored, rows: slice | None) -> np.ndarray:
+    """Read an external initialiser (or only some of its rows) with one seek and one read."""
+    assert s.file is not None
+    first, count = 0, (s.shape[0] if s.shape else 1)
+    if rows is not None and s.shape:
+        first, stop, step = rows.indices(s.shape[0])
+        if step != 1:
+            return _read_external(s, None)[rows]
+        count = max(stop - first, 0)
+    row_items = int(np.prod(s.shape[1:], dtype=np.int64)) if s.shape else 1
+    itemsize = np.dtype(s.dtype).itemsize
+    with open(s.file, "rb") as f:
+        f.seek(s.offset + first * row_items * itemsize)
+        blob = f.read(count * row_items * itemsize)
+    shape = (count, *s.shape[1:]) if s.shape else ()
+    return np.frombuffer(blob, dtype=s.dtype).reshape(shape)
+
+
+def _config_next_to(path: Path, warnings: list[str]) -> dict[str, Any]:
+    cfg = path.with_name("config.json")
+    if not cfg.is_file() or cfg.stat().st_size > MAX_CONFIG_BYTES:
+        return {}
+    try:
+        loaded = json.loads(cfg.read_text(encoding="utf-8"))
+    except (ValueError, UnicodeDecodeError):
+        warnings.append("config.json next to the ONNX file is not valid JSON; ignored")
+        return {}
+    return loaded if isinstance(loaded, dict) else {}
+
+
+def _external_location(proto: Any, folder: Path, path: Path) -> tuple[Path, int, int | None]:
+    """The (file, offset, length) of an external initialiser; the file must stay inside ``folder``."""
+    entries = {e.key: e.value for e in proto.external_data}
+    location = entries.get("location", "")
+    target = (folder / location).resolve()
+    if not location or Path(location).is_absolute() or not target.is_relative_to(folder.resolve()):
+        raise UnsafeCheckpointError(
+            f"initialiser '{safe_name(proto.name)}' points outside the model folder: {safe_name(location)}",
+            path=path,
+            fix="move the external data file next to the .onnx file",
+        )
+    try:
+        offset = int(entries.get("offset", 0))
+        length = int(entries["length"]) if "length" in entries else None
+    except ValueError:
+        raise CorruptCheckpointError(
+            f"bad external offset of '{safe_name(proto.name)}'", path=path, fix=FIX
+        ) from None
+    return target, offset, length
+
+
+def _stored(proto: Any, folder: Path, path: Path) -> _Stored | None:
+    """Validate one initialiser (shape, byte count, external range); None for non-float/int8 types."""
+    if proto.data_type not in DTYPES:
+        return None
+    dtype = DTYPES[proto.data_type][1]
+    shape = tuple(int(d) for d in proto.dims)
+    if any(d < 0 for d in shape):
+        raise CorruptCheckpointError(
+            f"initialiser '{safe_name(proto.name)}' has shape {shape}", path=path, fix=FIX
+        )
+    nbytes = int(np.prod(shape, dtype=np.int64)) * np.dtype(dtype).itemsize
+    if proto.data_location != EXTERNAL:
+        if proto.raw_data and len(proto.raw_data) != nbytes:
+            raise CorruptCheckpointError(
+                f"initialiser '{safe_name(proto.name)}' holds {len(proto.raw_data)} bytes, shape needs {nbytes}",
+                path=path,
+                fix=FIX,
+            )
+        return _Stored(shape, dtype, proto)
+    file, offset, length = _external_location(proto, folder, path)
+    size = file.stat().st_size if file.is_file() else -1
+    if (length is not None and length != nbytes) or offset < 0 or offset + nbytes > size:
+        raise CorruptCheckpointError(
+            f"external data of '{safe_name(proto.name)}' is missing or out of range in {safe_name(file.name)}",
+            path=path,
+            fix="copy the external data file next to the .onnx file",
+        )
+    return _Stored(shape, dtype, proto, file, offset)
+
+
+def _quantised_triples(graph: Any, stored: Mapping[str, _Stored], path: Path) -> dict[str, _Quantised]:
+    """Find ``X_quantized``/``X_scale``/``X_zero_point`` initialiser triples, with the axis their
+    DequantizeLinear node uses (per-channel default: the axis whose length matches the scale)."""
+    axes = {
+        n.input[0]: a.i
+        for n in graph.node
+        if n.op_type == "DequantizeLinear"
+        for a in n.attribute
+        if a.name == "axis"
+    }
+    out: dict[str, _Quantised] = {}
+    for name, s in stored.items():
+        if not name.endswith("_quantized") or s.dtype not in (np.int8, np.uint8):
+            continue
+        base = name[: -len("_quantized")]
+        scale, zero = base + "_scale", base + "_zero_point"
+        if scale not in stored:
+            continue
+        n_scale = int(np.prod(stored[scale].shape, dtype=np.int64))
+        axis = axes.get(name, 0 if s.shape and n_scale == s.shape[0] else 1)
+        if n_scale > 1 and (not -len(s.shape) <= axis < len(s.shape) or s.shape[axis] != n_scale):
+            raise CorruptCheckpointError(
+                f"scale of '{safe_name(name)}' does not fit its shape", path=path, fix=FIX
+            )
+        out[base] = _Quantised(name, scale, zero if zero in stored else None, axis % max(len(s.shape), 1))
+    return out
+
+
+def open_onnx(path: str | Path) -> ONNXCheckpoint:
+    """Open an ``.onnx`` file; external data is validated now and read only when asked for."""
+    p = Path(path)
+    if not p.is_file():
+        raise NotFoundError("no such ONNX file", path=p, fix="check the path")
+    onnx = require("onnx", "onnx", "reading ONNX models")
+    try:
+        model = onnx.load(str(p), load_external_data=False)  # type: ignore[attr-defined]
+    except Exception as exc:  # protobuf raises DecodeError and assorted RuntimeErrors
+        raise CorruptCheckpointError(
+            f"not a readable ONNX model: {safe_name(exc)}", path=p, fix=FIX
+        ) from None
+    stored = {}
+    for proto in model.graph.initializer:
+        s = _stored(proto, p.parent, p)
+        if s is not None:
+            stored[proto.name] = s
+    if not stored:
+        raise UnsupportedFormatError("the ONNX graph has no float or int8 initialisers", path=p, fix=FIX)
+    return ONNXCheckpoint(p, stored, _quantised_triples(model.graph, stored, p))
