@@ -81,3 +81,12 @@ def test_per_layer_from_vectors_and_matching_details() -> None:
     assert fig is not None and fig.svg is not None
     bad = figures.per_layer_figure(Evidence("matching", True, 0.9, 1e-3, detail={"per_layer": {"x": 1}}))
     assert bad is not None and bad.svg is None
+
+
+def test_numpy_detail_values_are_plotted() -> None:
+    import numpy as np
+
+    ev = Evidence("layers", True, 0.1, 0.5, detail={"similarity": np.eye(3), "path": [(0, 0), (1, 1)],
+                                                    "null_scores": np.linspace(0, 1, 20), "score": np.float64(0.7)})
+    got = figures.figures_for(report_samples.comparison(evidence=(ev,)))
+    assert [f.title for f in got if f.svg] == ["layers: layer similarity", "layers: null distribution"]

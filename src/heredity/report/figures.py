@@ -21,6 +21,7 @@ Keys read (first match wins; aliases cover the engine's spellings):
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
@@ -216,9 +217,11 @@ def _safely(build: Callable[[Evidence], Figure | None], ev: Evidence) -> Figure 
 def figures_for(comp: Comparison) -> list[Figure]:
     """Every figure the evidence supports, in evidence order; a note when a test has none."""
     out: list[Figure] = []
-    for ev in comp.evidence:
-        if not ev.applicable:
+    for raw in comp.evidence:
+        if not raw.applicable:
             continue
+        # plot from the JSON view of the detail (numpy arrays -> lists): exactly what JSON readers see
+        ev = dataclasses.replace(raw, detail=raw.to_dict()["detail"])
         found = [f for build in BUILDERS if (f := _safely(build, ev)) is not None]
         out.extend(found or [Figure(ev.test, ev.test, "", note="this test stored no plot data")])
     return out

@@ -14,7 +14,7 @@ from heredity.results import Evidence, VerdictLabel
 TEST_WHAT: dict[str, str] = {
     "identical": "byte-identical tensors (sha256)",
     "vectors": "aligned 1-D vectors (norms, biases), per layer",
-    "matching": "unit alignment from two weight families (Hungarian matching)",
+    "matching": "neuron alignment, gate vs up (Hungarian)",
     "layers": "which layer of A matches which layer of B",
     "experts": "MoE experts against the dense FFN",
     "attn_std": "per-layer std curves of q/k/v/o (HonestAGI)",
@@ -102,3 +102,10 @@ def p_in_words(p: float | None) -> str:
         if odds >= scale:
             return f"about 1 in {odds / scale:,.0f} {word}"
     return f"about 1 in {odds:,.0f}"
+
+
+def clean_text(text: object, limit: int = 400) -> str:
+    """Readable text (sentences, summaries) made safe to print: control and other non-printable
+    characters are escaped, printable Unicode such as ``±`` is kept; bounded length."""
+    out = "".join(ch if ch.isprintable() else ch.encode("unicode_escape").decode("ascii") for ch in str(text))
+    return out if len(out) <= limit else out[: limit - 3] + "..."

@@ -57,6 +57,14 @@ def _prefix_ids(svg: str, prefix: str) -> str:
     return re.sub(r'xlink:href="#', f'xlink:href="#{prefix}', svg)
 
 
+def _integer_x(ax: Any, label: str) -> None:
+    """Layer axes get integer ticks only."""
+    from matplotlib.ticker import MaxNLocator
+
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+    ax.set_xlabel(label)
+
+
 def layer_curves(curves_a: Mapping[str, Sequence[float]], curves_b: Mapping[str, Sequence[float]], title: str) -> str:
     """One panel per role: A's per-layer values (solid) and B's (dashed) against layer index."""
     roles = [r for r in curves_a if r in curves_b] or sorted(set(curves_a) | set(curves_b))
@@ -68,7 +76,7 @@ def layer_curves(curves_a: Mapping[str, Sequence[float]], curves_b: Mapping[str,
                 ys = list(curves[role])
                 ax.plot(range(len(ys)), ys, style, color=_COLORS[side], label=side.upper(), marker=".", markersize=3)
         ax.set_title(role)
-        ax.set_xlabel("layer")
+        _integer_x(ax, "layer")
     axes[0].legend(frameon=False)
     fig.suptitle(title)
     return to_svg(fig)
@@ -153,7 +161,7 @@ def series(lines: Mapping[str, Sequence[tuple[float, float]]], title: str, ylabe
         ax.plot([p[0] for p in pts], [p[1] for p in pts], marker=".", markersize=4, linewidth=1, label=name)
     if 1 < len(lines) <= 10:
         ax.legend(frameon=False, fontsize=7, ncols=2)
-    ax.set_xlabel("layer")
+    _integer_x(ax, "layer")
     ax.set_ylabel(ylabel)
     ax.set_title(title)
     return to_svg(fig)

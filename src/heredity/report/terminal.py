@@ -32,7 +32,7 @@ def verdict_line(comp: Comparison) -> Text:
     v = comp.verdict
     line = Text()
     line.append(fmt.label_text(v.label), style=fmt.LABEL_STYLE.get(v.label, "bold"))
-    line.append(": " + safe_name(v.sentence))
+    line.append(": " + fmt.clean_text(v.sentence))
     line.append(f"  (combined p = {fmt.format_p(v.p_value)})")
     return line
 
@@ -53,15 +53,16 @@ def evidence_table(evidence: tuple[Evidence, ...]) -> Table:
     return table
 
 
-def findings(evidence: tuple[Evidence, ...]) -> Text:
-    """One line per test in words: its summary, or why it could not run."""
-    out = Text()
+def findings(evidence: tuple[Evidence, ...]) -> Table:
+    """One row per test in words: its summary, or why it could not run (wrapped under itself)."""
+    grid = Table.grid(padding=(0, 1))
+    grid.add_column(style="bold", no_wrap=True)
+    grid.add_column()
     for ev in evidence:
         said = ev.summary if ev.applicable else f"not run: {ev.reason or 'no reason given'}"
         if said:
-            out.append(f"- {safe_name(ev.test)}: ", style="bold")
-            out.append(safe_name(said, limit=400) + "\n")
-    return out
+            grid.add_row(f"- {safe(ev.test)}:", escape(fmt.clean_text(said)))
+    return grid
 
 
 def model_line(side: str, m: ModelSummary) -> str:
@@ -96,12 +97,12 @@ def comparison_renderable(comp: Comparison) -> RenderableType:
     """The whole terminal view as one rich renderable (tests render it at a fixed width)."""
     parts: list[RenderableType] = [verdict_line(comp)]
     if comp.verdict.reason:
-        parts.append(Text("why: " + safe_name(comp.verdict.reason, limit=400)))
+        parts.append(Text("why: " + fmt.clean_text(comp.verdict.reason)))
     if comp.verdict.power:
-        parts.append(Text("power: " + safe_name(comp.verdict.power, limit=400)))
+        parts.append(Text("power: " + fmt.clean_text(comp.verdict.power)))
     parts += ["", model_line("A", comp.a), model_line("B", comp.b), ""]
     parts.append(evidence_table(comp.evidence))
-    parts.append(findings(comp.evidence))
+    parts += [findings(comp.evidence), ""]
     parts.extend(read_lines(comp))
     return Group(*parts)
 
@@ -112,8 +113,8 @@ def render(comp: Comparison, console: Console) -> None:
 
 
 def render_text(comp: Comparison, width: int = 100) -> str:
-    """Plain text at a fixed width, no colour (golden tests, ``-o file.txt``)."""
+    """Plain text at a fixed width, no colour, no trailing spaces (golden tests, ``-o file.txt``)."""
     buf = io.StringIO()
     console = Console(file=buf, width=width, no_color=True, color_system=None, force_terminal=False, highlight=False)
     render(comp, console)
-    return buf.getvalue()
+    return "".join(line.rstrip() + "\n" for line in buf.getvalue().splitlines())
