@@ -1,0 +1,177 @@
+"""Byte ranges of files in a Hugging Face hub repo: from the local HF cache, or by HTTP Range GETs.
+
+Why not ``hf_hub_download``: it fetches whole files, and heredity's tests need a few tensors of
+a multi-gigabyte checkpoint.  ``huggingface_hub`` still builds the URLs, the auth headers and
+resolves each file's size and commit (a HEAD request); the bytes come from plain ranged GETs.
+``HF_HUB_OFFLINE``, ``HF_ENDPOINT``, ``HF_HOME`` and ``HF_HUB_CACHE`` are read at call time, so they
+work even when ``huggingface_hub`` was imported earlier.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import urllib.error
+import urllib.request
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Protocol
+from urllib.parse import urlparse
+
+from heredity.errors import CorruptCheckpointError, InputError, NotFoundError, safe_name
+
+REPO_ID = re.compile(r"^[A-Za-z0-9][\w.-]{0,95}/[A-Za-z0-9][\w.-]{0,95}$")
+TIMEOUT_S = 30
+OFFLINE_FIX = "download it while online (huggingface-cli download REPO) or unset HF_HUB_OFFLINE"
+
+
+class ByteSource(Protocol):
+    """One file: its size and any byte range of it."""
+
+    name: str
+    size: int
+
+    def read(self, start: int, stop: int) -> bytes: ...
+
+
+@dataclass
+class LocalFile:
+    """A file already in the local HF cache (or any local path)."""
+
+    name: str
+    path: Path
+    size: int = 0
+
+    def __post_init__(self) -> None:
+        self.size = self.path.stat().st_size
+
+    def read(self, start: int, stop: int) -> bytes:
+        with open(self.path, "rb") as f:
+            f.seek(start)
+            return f.read(stop - start)
+
+
+@dataclass
+class RemoteFile:
+    """A file on the hub, read by ranged GETs; ``fetched`` counts the bytes received."""
+
+    name: str
+    url: str
+    size: int
+    headers: dict[str, str]
+    fetched: int = 0
+    requests: int = 0
+
+    def read(self, start: int, stop: int) -> bytes:
+        if start >= stop:
+            return b""
+        req = urllib.request.Request(self.url, headers=self.headers | {"Range": f"bytes={start}-{stop - 1}"})
+        try:
+            with urllib.request.urlopen(req, timeout=TIMEOUT_S) as resp:
+                if resp.status != 206:
+                    raise InputError(f"server ignored the Range request for {safe_name(self.name)}",
+                                     path=self.url, fix="use a hub endpoint that supports HTTP ranges")  # fmt: skip
+                body: bytes = resp.read(stop - start + 1)
+        except (urllib.error.URLError, TimeoutError, ConnectionError) as exc:
+            raise InputError(
+                f"download failed: {safe_name(exc)}", path=self.url, fix="check the network"
+            ) from None
+        self.fetched += len(body)
+        self.requests += 1
+        if len(body) != stop - start:
+            raise CorruptCheckpointError(f"asked for {stop - start} bytes, got {len(body)}", path=self.url)
+        return body
+
+
+def offline() -> bool:
+    return os.environ.get("HF_HUB_OFFLINE", "").strip().upper() in {"1", "ON", "YES", "TRUE"}
+
+
+def _cache_dir() -> str | None:
+    if os.environ.get("HF_HUB_CACHE"):
+        return os.environ["HF_HUB_CACHE"]
+    if os.environ.get("HF_HOME"):
+        return os.path.join(os.environ["HF_HOME"], "hub")
+    return None
+
+
+@dataclass
+class HubRepo:
+    """Resolves file names of one repo at one revision to byte sources."""
+
+    repo_id: str
+    revision: str | None
+    sources: list[ByteSource] = field(default_factory=list)
+    label: str = ""  # the id as the user gave it (the revision may later be pinned to a commit)
+
+    def __post_init__(self) -> None:
+        if not REPO_ID.match(self.repo_id) or ".." in self.repo_id:
+            raise InputError(
+                f"not a hub id: '{safe_name(self.repo_id)}'", fix="use org/name or org/name@revision"
+            )
+        self.label = self.repo_id + (f"@{self.revision}" if self.revision else "")
+
+    def open(self, filename: str) -> ByteSource | None:
+        """The file as a byte source; None when the repo has no such file."""
+        source = self._cached(filename) or (None if offline() else self._remote(filename))
+        if source is not None:
+            self.sources.append(source)
+        return source
+
+    def _cached(self, filename: str) -> LocalFile | None:
+        from huggingface_hub import try_to_load_from_cache
+
+        found = try_to_load_from_cache(self.repo_id, filename, cache_dir=_cache_dir(), revision=self.revision)
+        return LocalFile(filename, Path(found)) if isinstance(found, str) else None
+
+    def _remote(self, filename: str) -> RemoteFile | None:
+        from huggingface_hub import get_hf_file_metadata, hf_hub_url
+        from huggingface_hub.utils import build_hf_headers
+
+        endpoint = os.environ.get("HF_ENDPOINT") or None
+        url = hf_hub_url(self.repo_id, filename, revision=self.revision, endpoint=endpoint)
+        meta = self._metadata(get_hf_file_metadata, url, endpoint)
+        if meta is None:
+            return None
+        if meta.size is None:
+            raise InputError(
+                f"hub gave no size for {safe_name(filename)}", path=self.label, fix="retry later"
+            )
+        headers = build_hf_headers()
+        if urlparse(meta.location).netloc != urlparse(url).netloc:
+            headers.pop("authorization", None)  # never send the token to a CDN or another host
+        if meta.commit_hash and self.revision is None:
+            self.revision = meta.commit_hash  # pin: every later file comes from the same commit
+        return RemoteFile(filename, meta.location, int(meta.size), headers)
+
+    def _metadata(self, get: Any, url: str, endpoint: str | None) -> Any:
+        from huggingface_hub import errors
+
+        try:
+            return get(url, endpoint=endpoint)
+        except (errors.RepositoryNotFoundError, errors.RevisionNotFoundError, errors.GatedRepoError) as exc:
+            raise NotFoundError(f"hub repo not found or not accessible ({type(exc).__name__})", path=self.label,
+                                fix="check the id and revision; for private/gated repos run: hf auth login") from None  # fmt: skip
+        except (errors.RemoteEntryNotFoundError, errors.EntryNotFoundError):
+            return None
+        except errors.HfHubHTTPError as exc:
+            if exc.response is not None and exc.response.status_code == 404:
+                return None
+            raise InputError(
+                f"hub request failed: {safe_name(exc, 160)}", path=self.label, fix="retry later"
+            ) from None
+        except Exception as exc:  # network errors come from the hub's HTTP client (httpx flavours)
+            raise InputError(f"cannot reach the hub: {safe_name(exc, 160)}", path=self.label,
+                             fix="check the network or HF_ENDPOINT, or use HF_HUB_OFFLINE=1 with a cached copy") from None  # fmt: skip
+
+    def require(self, filename: str) -> ByteSource:
+        source = self.open(filename)
+        if source is None:
+            where = "in the local HF cache (HF_HUB_OFFLINE is set)" if offline() else "in the repo"
+            raise NotFoundError(f"{safe_name(filename)} not found {where}", path=self.label,
+                                fix=OFFLINE_FIX if offline() else "check the repo id and revision")  # fmt: skip
+        return source
+
+    @property
+    def bytes_fetched(self) -> int:
+        return sum(getattr(s, "fetched", 0) for s in self.sources)
