@@ -201,3 +201,21 @@ def test_read_after_close_and_unknown_tensor_are_clean_errors(llama_files: dict[
     ck.close()
     with pytest.raises(InputError, match="read after close"):
         ck.read("output.weight")
+
+
+@pytest.mark.parametrize("model_type", ["llama", "gemma3"])
+def test_layouts_canonicalise_gguf_back_to_hf_exactly(tmp_path: Path, model_type: str) -> None:
+    """Writer edits (q/k permutation, Gemma 1 + w) and the layouts' inverses agree: HF -> GGUF -> canonical."""
+    from heredity.checkpoint.base import MemoryCheckpoint
+    from heredity.checkpoint.open import open_checkpoint
+    from heredity.layouts.load import model_from_checkpoint
+    from heredity.layouts.roles import Role
+
+    gemma = model_type == "gemma3"
+    arrays = tiny_llama(qk_norm=gemma, gemma=gemma)
+    via_gguf = model_from_checkpoint(
+        open_checkpoint(save_gguf(arrays, tiny_config(model_type), tmp_path / "m.gguf"))
+    )
+    direct = model_from_checkpoint(MemoryCheckpoint(arrays, tiny_config(model_type)))
+    for role in (Role.Q, Role.K, Role.V, Role.ATTN_NORM, Role.MLP_DOWN):
+        assert np.array_equal(via_gguf.get(role, layer=1), direct.get(role, layer=1)), role
