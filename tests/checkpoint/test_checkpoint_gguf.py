@@ -219,3 +219,14 @@ def test_layouts_canonicalise_gguf_back_to_hf_exactly(tmp_path: Path, model_type
     direct = model_from_checkpoint(MemoryCheckpoint(arrays, tiny_config(model_type)))
     for role in (Role.Q, Role.K, Role.V, Role.ATTN_NORM, Role.MLP_DOWN):
         assert np.array_equal(via_gguf.get(role, layer=1), direct.get(role, layer=1)), role
+
+
+def test_nan_payload_is_a_warning_not_an_error(tmp_path: Path) -> None:
+    arrays = tiny_llama()
+    arrays["model.layers.0.mlp.up_proj.weight"][3, :5] = np.nan
+    with open_gguf(save_gguf(arrays, tiny_config(), tmp_path / "nan.gguf")) as ck:
+        assert ck.warnings == []
+        assert np.isnan(ck.read("blk.0.ffn_up.weight")).sum() == 5
+        assert ck.warnings == [
+            "tensor 'blk.0.ffn_up.weight' has 5 non-finite values (NaN/Inf) in the part read"
+        ]

@@ -169,3 +169,15 @@ def test_garbage_and_inconsistent_raw_data(tmp_path: Path) -> None:
         open_onnx(bad)
     with pytest.raises(InputError, match="no such ONNX file"):
         open_onnx(tmp_path / "absent.onnx")
+
+
+def test_non_finite_initialiser_is_noted(tmp_path: Path) -> None:
+    model = build_model()
+    bad = W32.copy()
+    bad[0, 0] = np.inf
+    model.graph.initializer[0].CopyFrom(numpy_helper.from_array(bad, "model.w32"))
+    path = tmp_path / "inf.onnx"
+    onnx.save_model(model, str(path))
+    with open_onnx(path) as ck:
+        ck.read("model.w32")
+        assert len(ck.warnings) == 1 and "model.w32" in ck.warnings[0]

@@ -22,6 +22,7 @@ import numpy as np
 from heredity.checkpoint._gguf_config import synthesise_config
 from heredity.checkpoint._gguf_header import TensorSpan, scan_header
 from heredity.checkpoint.base import Checkpoint, TensorInfo
+from heredity.checkpoint.scan import note_nonfinite
 from heredity.errors import InputError, NotFoundError, UnsupportedFormatError, require, safe_name
 
 # ggml types stored as plain numpy scalars; every other type is blocks of bytes for gguf.quants
@@ -58,7 +59,9 @@ class GGUFCheckpoint(Checkpoint):
                 path=self.source,
                 fix="upgrade the 'gguf' package or re-quantise to a common type",
             ) from None
-        return np.ascontiguousarray(out.reshape((raw.shape[0], *info.shape[1:])), dtype=np.float32)
+        result = np.ascontiguousarray(out.reshape((raw.shape[0], *info.shape[1:])), dtype=np.float32)
+        note_nonfinite(self, name, result)
+        return result
 
     def _raw(self, name: str, info: TensorInfo) -> np.ndarray:
         """The stored bytes of one tensor as a view shaped ``[rows, ..., row bytes or items]``."""

@@ -21,6 +21,7 @@ from heredity.checkpoint._hub_source import ByteSource, HubRepo
 from heredity.checkpoint.base import Checkpoint, TensorInfo
 from heredity.checkpoint.dtypes import SAFETENSORS_DTYPES, to_float32
 from heredity.checkpoint.safetensors_header import HeaderEntry, header_length, parse_header
+from heredity.checkpoint.scan import note_nonfinite
 from heredity.errors import CorruptCheckpointError, InputError, NotFoundError, require, safe_name
 
 INDEX = "model.safetensors.index.json"
@@ -58,6 +59,11 @@ class HubCheckpoint(Checkpoint):
         return self._repo.bytes_fetched
 
     def read(self, name: str, rows: slice | None = None) -> np.ndarray:
+        out = self._read(name, rows)
+        note_nonfinite(self, name, out)
+        return out
+
+    def _read(self, name: str, rows: slice | None) -> np.ndarray:
         self.info(name)
         e, src = self._remote[name].entry, self._remote[name].source
         dtype = SAFETENSORS_DTYPES[e.dtype]

@@ -21,6 +21,7 @@ import ml_dtypes
 import numpy as np
 
 from heredity.checkpoint.base import Checkpoint, TensorInfo
+from heredity.checkpoint.scan import note_nonfinite
 from heredity.errors import (
     CorruptCheckpointError,
     NotFoundError,
@@ -86,8 +87,11 @@ class ONNXCheckpoint(Checkpoint):
         self.info(name)
         q = self._quantised.get(name)
         if q is None:
-            return np.ascontiguousarray(self._raw(name, rows), dtype=np.float32)
-        return self._dequantised(q, rows)
+            out = np.ascontiguousarray(self._raw(name, rows), dtype=np.float32)
+        else:
+            out = self._dequantised(q, rows)
+        note_nonfinite(self, name, out)
+        return out
 
     def _raw(self, name: str, rows: slice | None) -> np.ndarray:
         s = self._stored[name]
