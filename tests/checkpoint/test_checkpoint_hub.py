@@ -220,3 +220,12 @@ def test_offline_reads_from_the_local_cache(
         emb = ck.read("model.embed_tokens.weight", rows=slice(0, 2))
         assert ck.bytes_fetched == 0 and ck.config == CONFIG
     assert np.array_equal(emb, ARRAYS["model.embed_tokens.weight"][:2])
+
+
+def test_unreachable_endpoint_is_an_input_error(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    monkeypatch.delenv("HF_HUB_OFFLINE", raising=False)
+    monkeypatch.setenv("HF_HUB_CACHE", str(tmp_path / "cache"))
+    monkeypatch.setenv("HF_ENDPOINT", "http://127.0.0.1:9")  # discard port: connection refused
+    with pytest.raises(InputError, match="cannot reach the hub") as info:
+        open_hub("org/single")
+    assert "HF_HUB_OFFLINE=1" in str(info.value)

@@ -69,8 +69,11 @@ class RemoteFile:
         try:
             with urllib.request.urlopen(req, timeout=TIMEOUT_S) as resp:
                 if resp.status != 206:
-                    raise InputError(f"server ignored the Range request for {safe_name(self.name)}",
-                                     path=self.url, fix="use a hub endpoint that supports HTTP ranges")  # fmt: skip
+                    raise InputError(
+                        f"server ignored the Range request for {safe_name(self.name)}",
+                        path=self.url,
+                        fix="use a hub endpoint that supports HTTP ranges",
+                    )
                 body: bytes = resp.read(stop - start + 1)
         except (urllib.error.URLError, TimeoutError, ConnectionError) as exc:
             raise InputError(
@@ -150,8 +153,11 @@ class HubRepo:
         try:
             return get(url, endpoint=endpoint)
         except (errors.RepositoryNotFoundError, errors.RevisionNotFoundError, errors.GatedRepoError) as exc:
-            raise NotFoundError(f"hub repo not found or not accessible ({type(exc).__name__})", path=self.label,
-                                fix="check the id and revision; for private/gated repos run: hf auth login") from None  # fmt: skip
+            raise NotFoundError(
+                f"hub repo not found or not accessible ({type(exc).__name__})",
+                path=self.label,
+                fix="check the id and revision; for private/gated repos run: hf auth login",
+            ) from None
         except (errors.RemoteEntryNotFoundError, errors.EntryNotFoundError):
             return None
         except errors.HfHubHTTPError as exc:
@@ -161,15 +167,21 @@ class HubRepo:
                 f"hub request failed: {safe_name(exc, 160)}", path=self.label, fix="retry later"
             ) from None
         except Exception as exc:  # network errors come from the hub's HTTP client (httpx flavours)
-            raise InputError(f"cannot reach the hub: {safe_name(exc, 160)}", path=self.label,
-                             fix="check the network or HF_ENDPOINT, or use HF_HUB_OFFLINE=1 with a cached copy") from None  # fmt: skip
+            raise InputError(
+                f"cannot reach the hub: {safe_name(exc, 160)}",
+                path=self.label,
+                fix="check the network or HF_ENDPOINT, or use HF_HUB_OFFLINE=1 with a cached copy",
+            ) from None
 
     def require(self, filename: str) -> ByteSource:
         source = self.open(filename)
         if source is None:
             where = "in the local HF cache (HF_HUB_OFFLINE is set)" if offline() else "in the repo"
-            raise NotFoundError(f"{safe_name(filename)} not found {where}", path=self.label,
-                                fix=OFFLINE_FIX if offline() else "check the repo id and revision")  # fmt: skip
+            raise NotFoundError(
+                f"{safe_name(filename)} not found {where}",
+                path=self.label,
+                fix=OFFLINE_FIX if offline() else "check the repo id and revision",
+            )
         return source
 
     @property
