@@ -230,3 +230,31 @@ def test_nan_payload_is_a_warning_not_an_error(tmp_path: Path) -> None:
         assert ck.warnings == [
             "tensor 'blk.0.ffn_up.weight' has 5 non-finite values (NaN/Inf) in the part read"
         ]
+
+
+def test_every_type_the_gguf_package_dequantises_is_read(tmp_path: Path) -> None:
+    """One tensor per ggml type (random block bytes), written raw; reads must match gguf.quants."""
+    from gguf import GGUFWriter
+    from gguf.constants import GGML_QUANT_SIZES, GGMLQuantizationType
+    from gguf.quants import _type_traits, dequantize
+
+    rng = np.random.default_rng(3)
+    qtypes = sorted(_type_traits, key=int)
+    writer = GGUFWriter(tmp_path / "all.gguf", "llama")
+    blobs = {}
+    for qtype in qtypes:
+        _, type_size = GGML_QUANT_SIZES[qtype]
+        blobs[qtype.name] = rng.integers(0, 256, size=(3, 2 * type_size), dtype=np.uint8)
+        writer.add_tensor(f"t.{qtype.name}", blobs[qtype.name], raw_dtype=qtype)
+    writer.write_header_to_file()
+    writer.write_kv_data_to_file()
+    writer.write_tensors_to_file()
+    writer.close()
+    with open_gguf(tmp_path / "all.gguf") as ck, np.errstate(all="ignore"):
+        for name, blob in blobs.items():
+            block = GGML_QUANT_SIZES[GGMLQuantizationType[name]][0]
+            assert ck.tensors[f"t.{name}"].shape == (3, 2 * block)
+            expect = dequantize(blob, GGMLQuantizationType[name])
+            assert np.array_equal(ck.read(f"t.{name}"), expect, equal_nan=True), name
+            assert np.array_equal(ck.read(f"t.{name}", rows=slice(1, 2)), expect[1:2], equal_nan=True), name
+    assert {"Q4_K", "Q6_K", "IQ2_XXS", "BF16"} <= set(blobs)

@@ -137,8 +137,11 @@ def _read_array(cur: _Cursor, keep: bool, depth: int) -> Any:
     remaining = len(cur.buf) - cur.pos
     if count * min(SCALAR_SIZE.get(itype, 8), 8) > remaining:  # strings and arrays cost >= 8 bytes
         raise cur.fail(f"an array of {count} items cannot fit in the {remaining} bytes left")
-    items = [_read_value(cur, itype, keep, depth + 1) for _ in range(count)]
-    return items if keep else SKIPPED
+    if keep:
+        return [_read_value(cur, itype, True, depth + 1) for _ in range(count)]
+    for _ in range(count):
+        _read_value(cur, itype, False, depth + 1)
+    return SKIPPED
 
 
 def _read_kv(cur: _Cursor, count: int) -> dict[str, Any]:
