@@ -21,6 +21,8 @@ class Role(enum.StrEnum):
     LM_HEAD = "lm_head"  # [vocab, hidden]
     FINAL_NORM = "final_norm"  # [hidden]
     FINAL_NORM_BIAS = "final_norm_bias"
+    POOLER = "pooler"  # bert pooler.dense [hidden, hidden]
+    POOLER_BIAS = "pooler_bias"
     # attention
     ATTN_NORM = "attn_norm"  # input_layernorm [hidden]
     ATTN_NORM_BIAS = "attn_norm_bias"
@@ -47,6 +49,7 @@ class Role(enum.StrEnum):
     MLP_NORM = "mlp_norm"  # post_attention_layernorm (pre-FFN in llama/qwen) [hidden]
     MLP_NORM_BIAS = "mlp_norm_bias"
     POST_MLP_NORM = "post_mlp_norm"  # gemma post_feedforward_layernorm, glm4 post_mlp_layernorm
+    POST_MLP_NORM_BIAS = "post_mlp_norm_bias"  # bert output LayerNorm bias
     MLP_GATE = "mlp_gate"  # [intermediate, hidden]
     MLP_UP = "mlp_up"  # [intermediate, hidden]
     MLP_DOWN = "mlp_down"  # [hidden, intermediate]
@@ -83,6 +86,7 @@ VECTOR_ROLES = frozenset(
         Role.ATTN_NORM_BIAS,
         Role.MLP_NORM_BIAS,
         Role.POST_ATTN_NORM_BIAS,
+        Role.POST_MLP_NORM_BIAS,
         Role.MLP_UP_BIAS,
         Role.MLP_DOWN_BIAS,
         Role.ROUTER_BIAS,
@@ -101,6 +105,8 @@ GLOBAL_ROLES = frozenset(
         Role.LM_HEAD,
         Role.FINAL_NORM,
         Role.FINAL_NORM_BIAS,
+        Role.POOLER,
+        Role.POOLER_BIAS,
     }
 )
 
