@@ -28,7 +28,7 @@ def load_model(source: str | os.PathLike[str] | Checkpoint) -> Model:
 
 
 def _open(source: str | os.PathLike[str]) -> Checkpoint:
-    from heredity.checkpoint import open_checkpoint  # type: ignore[attr-defined]
+    from heredity.checkpoint.open import open_checkpoint
 
     opened: Checkpoint = open_checkpoint(source)
     return opened

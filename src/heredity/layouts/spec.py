@@ -128,6 +128,9 @@ def _tied(inp: SpecInputs) -> bool:
     """No stored lm_head in a family whose head is tied to the embedding (encoders have no head at all)."""
     if inp.layout is not None and Role.LM_HEAD not in (inp.layout.tied or {}):
         return False
+    keys = inp.layout.config.get("tie", ()) if inp.layout else ("tie_word_embeddings",)
+    if config_value(inp.config, tuple(keys)) is True:
+        return True  # declared tied; some readers expose the shared matrix under both names
     roles = {r.role for r in inp.refs}
     return Role.EMBED in roles and Role.LM_HEAD not in roles
 
