@@ -159,3 +159,41 @@ def test_config_shape_disagreement_warns() -> None:
     model = load_model(ck)
     assert model.spec.hidden_size == 64
     assert any("hidden=999" in w for w in ck.warnings)
+
+
+def test_unknown_family_is_inferred_from_names_and_shapes() -> None:
+    h, inter = 16, 40
+    rng = np.random.default_rng(0)
+    arrays = {"transformer.embed.weight": rng.standard_normal((50, h)).astype(np.float32)}
+    for i in range(3):
+        p = f"transformer.block.{i}."
+        arrays |= {
+            p + "attn.query.weight": np.ones((h, h), np.float32),
+            p + "attn.key.weight": np.ones((8, h), np.float32),
+            p + "attn.value.weight": np.ones((8, h), np.float32),
+            p + "attn.out_proj.weight": np.ones((h, h), np.float32),
+            p + "mlp.fc1.weight": np.ones((h, inter), np.float32),  # stored [in, out]
+            p + "mlp.fc2.weight": np.ones((inter, h), np.float32),
+            p + "ln_1.weight": np.ones(h, np.float32),
+            p + "ln_2.weight": np.ones(h, np.float32),
+            p + "mystery.weight": np.ones((3, 3), np.float32),
+        }
+    model = load_model(MemoryCheckpoint(arrays, {}))
+    spec = model.spec
+    assert spec.family == "unknown" and spec.inferred
+    assert any("inferred" in n for n in spec.notes)
+    assert (spec.layers, spec.hidden_size, spec.intermediate_size, spec.vocab_size) == (3, h, inter, 50)
+    assert model.unknown == [f"transformer.block.{i}.mystery.weight" for i in range(3)]
+    assert model.get(Role.MLP_UP, 2).shape == (inter, h) and model.get(Role.MLP_DOWN, 2).shape == (h, inter)
+    assert model.has(Role.ATTN_NORM, 0) and model.has(Role.MLP_NORM, 0) and model.has(Role.K, 1)
+    assert spec.heads is not None and spec.heads * (spec.head_dim or 0) == h  # guessed, and said so
+    assert any("guessed head_dim" in n for n in spec.notes)
+
+
+def test_known_family_with_extra_tensors_maps_the_rest_by_inference() -> None:
+    ck = make_checkpoint("llama", layers=1)
+    ck.arrays["model.layers.0.self_attn.q_proj.bias"] = np.zeros(64, np.float32)  # optional in the table
+    ck.arrays["model.layers.0.extra_norm.weight"] = np.ones(64, np.float32)  # not in the table, no hint
+    model = load_model(ck)
+    assert model.has(Role.Q_BIAS, 0)
+    assert model.unknown == ["model.layers.0.extra_norm.weight"]

@@ -119,7 +119,7 @@ def build_spec(inp: SpecInputs) -> ModelSpec:
         shared_experts=_shared(inp) if experts else None,
         moe_intermediate_size=_moe_width(inp) if experts else None,
         tied_embeddings=_tied(inp),
-        inferred=inp.layout is None,
+        inferred=inp.layout is None or any("inference" in n for n in inp.notes),
         notes=tuple(inp.notes),
     )  # fmt: skip
 
