@@ -29,7 +29,7 @@ for _roles, _words in (
     ((Role.MLP_DOWN, Role.MLP_DOWN_BIAS), ("down_proj", "w2", "ffn_down", "fc2", "fc_out", "lin2")),
 ):
     for _w in _words:
-        _LEAVES[_w] = _roles  # type: ignore[assignment]
+        _LEAVES[_w] = _roles
 
 _OUT_IN = frozenset({Role.Q, Role.K, Role.V, Role.MLP_GATE, Role.MLP_UP})  # canonical [x, hidden]
 _IN_OUT = frozenset({Role.O, Role.MLP_DOWN})  # canonical [hidden, x]
