@@ -64,3 +64,9 @@ def test_bad_input_exits_2_with_one_line(trained: Path, tmp_path: Path, capsys: 
     err = capsys.readouterr().err.strip()
     assert err.startswith("heredity: error:") and "--with" in err and "\n" not in err
     assert main(["forge", "train", "--family", "nope", "-o", str(tmp_path / "y")]) == 2
+
+
+def test_balance_reports_both_routers(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["forge", "balance", "--steps", "20", "--format", "json"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert set(out) == {"moge", "topk"} and out["moge"]["device_is"] == 0.0

@@ -58,7 +58,8 @@ def test_suite_models_have_the_families_their_cases_claim(suite: tuple[Path, lis
     assert load_folder(by_id["rel-upcycle-moe"].b_path)[1]["model_type"] == "mixtral"
     assert load_folder(by_id["rel-rename"].b_path)[1]["model_type"] == "llama"
     assert load_folder(by_id["rel-prune-depth"].b_path)[1]["num_hidden_layers"] == 2
-    assert by_id["rel-quantize"].b_path.endswith(".gguf")
+    assert by_id["rel-quantize"].b_path.endswith("q8_0.gguf") and by_id["rel-quantize-2"].b_path.endswith("q4_0.gguf")
+    assert (Path(by_id["rel-continue"].b_path) / "model.safetensors.index.json").is_file()
 
 
 @pytest.mark.slow

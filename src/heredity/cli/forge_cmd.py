@@ -101,3 +101,24 @@ def suite_cmd(root: str, full: bool, fmt: str) -> None:
         return
     for c in cases:
         click.echo(f"{c.id:32} {c.label:12} {c.a_path}  {c.b_path}")
+
+
+@command.command("balance")
+@click.option("--steps", default=200, show_default=True, type=click.IntRange(1))
+@click.option("--seed", default=0, show_default=True, type=int)
+@click.option("--format", "fmt", type=click.Choice(["terminal", "json"]), default="terminal")
+def balance_cmd(steps: int, seed: int, fmt: str) -> None:
+    """Train MoGE and a top-K twin on fables; print their expert load balance on almanac text."""
+    _require_torch()
+    from dataclasses import asdict
+
+    from heredity.forge.balance import compare
+    from heredity.forge.data import load_corpus
+
+    result = compare(load_corpus("fables"), steps, seed, eval_text=load_corpus("almanac"))
+    if fmt == "json":
+        click.echo(json.dumps({k: asdict(v) for k, v in result.items()}))
+        return
+    for name, b in result.items():
+        click.echo(f"{name:5} device imbalance score {b.device_is:.3f}  expert imbalance {b.expert_imbalance:.3f}"
+                   f"  ({b.tokens} tokens per layer)")

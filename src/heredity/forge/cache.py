@@ -46,8 +46,9 @@ class Forge:
     def path(self, name: str) -> Path:
         return self.models / name
 
-    def folder(self, name: str, make: Callable[[], Derived]) -> str:
-        """Path of model ``name``; built with ``make`` unless already there (atomic rename)."""
+    def folder(self, name: str, make: Callable[[], Derived], shard_bytes: int | None = None) -> str:
+        """Path of model ``name``; built with ``make`` unless already there (atomic rename);
+        ``shard_bytes`` writes safetensors shards + index instead of one file."""
         final = self.path(name)
         if not (final / "config.json").is_file():
             from heredity.forge.io import save_folder
@@ -55,7 +56,7 @@ class Forge:
             tmp = final.with_name(final.name + ".tmp")
             shutil.rmtree(tmp, ignore_errors=True)
             arrays, config = make()
-            save_folder(arrays, config, tmp)
+            save_folder(arrays, config, tmp, shard_bytes)
             shutil.rmtree(final, ignore_errors=True)
             tmp.rename(final)
         return str(final)
@@ -78,9 +79,10 @@ class Forge:
 
         return self.folder(name, make)
 
-    def derived(self, name: str, parent: str, fn: Callable[..., Derived], **kw: Any) -> str:
+    def derived(self, name: str, parent: str, fn: Callable[..., Derived], shard_bytes: int | None = None,
+                **kw: Any) -> str:
         """``fn(arrays, config, **kw)`` applied to the saved model ``parent``."""
-        return self.folder(name, lambda: fn(*self.arrays(parent), **kw))
+        return self.folder(name, lambda: fn(*self.arrays(parent), **kw), shard_bytes)
 
     def healed(self, name: str, parent: str, fn: Callable[..., Derived], **kw: Any) -> str:
         """A derivation followed by a short fine-tune on fables (what real upcycles/prunes do)."""

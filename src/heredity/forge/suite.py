@@ -42,7 +42,8 @@ def _tuned_pair(f: Forge) -> tuple[str, str, str]:
     a = f.base("llama-fables-s1", "llama", "fables", 1)
     n = f.plan.tune_steps
     ft = f.derived("llama-s1-ft-almanac", a, finetune, text=load_corpus("almanac"), steps=n, seed=2)
-    cont = f.derived("llama-s1-continue", a, finetune, text=load_corpus("fables"), steps=n, seed=3)
+    # saved in shards, so the benchmark also exercises sharded folders
+    cont = f.derived("llama-s1-continue", a, finetune, shard_bytes=100_000, text=load_corpus("fables"), steps=n, seed=3)
     return a, ft, cont
 
 
@@ -97,15 +98,18 @@ def _permuted_tuned(f: Forge, parent: str) -> str:
 
 
 def _quantized(f: Forge, parent: str) -> list[Case]:
-    """The parent written as a Q8_0 GGUF file (a file, not a folder)."""
+    """The parent written as GGUF files (files, not folders): Q8_0 and Q4_0."""
     from heredity.forge.derive.quantize import quantize
 
-    path = f.path("llama-s1-q8_0.gguf")
-    if not path.is_file():
-        tmp = path.with_name(path.name + ".tmp")
-        quantize(*f.arrays(parent), tmp, "Q8_0")
-        tmp.rename(path)
-    return [Case("rel-quantize", "quantize", "related", parent, str(path))]
+    rows = []
+    for qtype in ("Q8_0", "Q4_0"):
+        path = f.path(f"llama-s1-{qtype.lower()}.gguf")
+        if not path.is_file():
+            tmp = path.with_name(path.name + ".tmp")
+            quantize(*f.arrays(parent), tmp, qtype)
+            tmp.rename(path)
+        rows.append(("quantize", parent, str(path)))
+    return _cases("rel", "related", rows)
 
 
 def _independent(f: Forge) -> list[Case]:
