@@ -64,3 +64,25 @@ def test_continue_training_starts_from_the_parent() -> None:
     w0 = to_arrays(parent)["model.layers.1.mlp.up_proj.weight"]
     w1 = to_arrays(child)["model.layers.1.mlp.up_proj.weight"]
     assert not np.array_equal(w0, w1) and np.corrcoef(w0.ravel(), w1.ravel())[0, 1] > 0.99
+
+
+def test_hostile_configs_are_input_errors(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    import json
+
+    from heredity.errors import InputError
+    from heredity.forge.config import ForgeConfig
+    from heredity.forge.io import load_folder
+
+    good = preset("llama").to_hf()
+    with pytest.raises(InputError, match="too large"):
+        ForgeConfig.from_hf({**good, "hidden_size": 1_000_000})
+    with pytest.raises(InputError, match="not a usable forge config"):
+        ForgeConfig.from_hf({**good, "num_key_value_heads": 3})
+    with pytest.raises(InputError, match="cannot build model_type"):
+        ForgeConfig.from_hf({**good, "model_type": "\x1b[31mevil"})
+    (tmp_path / "config.json").write_text("[1, 2]")
+    with pytest.raises(InputError, match="not a JSON object"):
+        load_folder(tmp_path)
+    (tmp_path / "config.json").write_text(json.dumps(good))
+    with pytest.raises(InputError, match="no .safetensors"):
+        load_folder(tmp_path)

@@ -91,8 +91,33 @@ def _get(config: dict[str, Any], key: str, path: object, default: Any = None) ->
     return default
 
 
+MAX_FORGE_PARAMS = 200_000_000  # the forge builds models in memory on a CPU; refuse anything bigger
+
+
 def from_hf(config: dict[str, Any], path: object = None) -> ForgeConfig:
-    """Inverse of :func:`to_hf` (also accepts real configs of these families, if small)."""
+    """Inverse of :func:`to_hf` (also accepts real configs of these families, if small).  A config
+    that is malformed, inconsistent or too large to build is an InputError naming the file."""
+    try:
+        cfg = _from_hf(config, path)
+    except (TypeError, ValueError, AssertionError) as exc:
+        raise InputError(f"config.json is not a usable forge config ({exc})", path=path,
+                         fix="use a folder written by heredity forge") from None
+    if estimate_params(cfg) > MAX_FORGE_PARAMS:
+        raise InputError(f"model of ~{estimate_params(cfg):,} parameters is too large for the forge", path=path,
+                         fix="the forge builds tiny models; use heredity compare on large ones")
+    return cfg
+
+
+def estimate_params(cfg: ForgeConfig) -> int:
+    """Rough parameter count (checked before anything is allocated)."""
+    C, D = cfg.hidden_size, cfg.head_dim
+    attn = C * D * (2 * cfg.num_heads + 2 * cfg.num_kv_heads)
+    experts = max(cfg.num_experts, 1) * 3 * C * max(cfg.expert_width, cfg.intermediate_size)
+    shared = 3 * C * cfg.shared_intermediate_size
+    return cfg.num_layers * (attn + experts + shared) + 2 * cfg.vocab_size * C
+
+
+def _from_hf(config: dict[str, Any], path: object) -> ForgeConfig:
     family = family_of(config, path)
     heads = int(_get(config, "num_attention_heads", path))
     hidden = int(_get(config, "hidden_size", path))

@@ -13,7 +13,9 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from heredity.errors import CorruptCheckpointError, NotFoundError
+from heredity.errors import CorruptCheckpointError, InputError, NotFoundError, safe_name
+
+MAX_CONFIG_BYTES = 1_000_000  # a config.json larger than this is not a forge config
 
 if TYPE_CHECKING:
     from heredity.forge.modeling import ForgeLM
@@ -38,8 +40,8 @@ def from_arrays(arrays: Arrays, config: dict[str, Any], path: object = None) -> 
     missing, unexpected = model.load_state_dict(state, strict=False)
     if missing or unexpected:
         raise CorruptCheckpointError(
-            f"tensors do not fit the {config.get('model_type')} layout "
-            f"(missing {sorted(missing)[:3]}, unexpected {sorted(unexpected)[:3]})",
+            f"tensors do not fit the {safe_name(config.get('model_type'))} layout "
+            f"(missing {safe_name(sorted(missing)[:3])}, unexpected {safe_name(sorted(unexpected)[:3])})",
             path=path,
             fix="derive with a kind that keeps the family, or rename first",
         )
@@ -93,7 +95,7 @@ def load_folder(folder: str | Path) -> tuple[Arrays, dict[str, Any]]:
     cfg_path = folder / "config.json"
     if not cfg_path.is_file():
         raise NotFoundError("no config.json in this folder", path=folder, fix="pass a folder written by heredity forge")
-    config = json.loads(cfg_path.read_text())
+    config = _read_config(cfg_path)
     files = sorted(folder.glob("*.safetensors"))
     if not files:
         raise NotFoundError("no .safetensors files in this folder", path=folder, fix="train or derive it first")
@@ -101,6 +103,20 @@ def load_folder(folder: str | Path) -> tuple[Arrays, dict[str, Any]]:
     for f in files:
         arrays.update({k: v.astype(np.float32) for k, v in load_file(str(f)).items()})
     return arrays, config
+
+
+def _read_config(path: Path) -> dict[str, Any]:
+    """config.json as a dict, refusing oversized or malformed files."""
+    if path.stat().st_size > MAX_CONFIG_BYTES:
+        raise InputError("config.json is implausibly large", path=path, fix="use a folder written by heredity forge")
+    try:
+        config = json.loads(path.read_text(encoding="utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise CorruptCheckpointError(f"config.json is not valid JSON ({exc.__class__.__name__})", path=path,
+                                     fix="rewrite it or re-run heredity forge") from None
+    if not isinstance(config, dict):
+        raise CorruptCheckpointError("config.json is not a JSON object", path=path, fix="re-run heredity forge")
+    return config
 
 
 def save_model(model: ForgeLM, folder: str | Path, max_shard_bytes: int | None = None) -> Path:
