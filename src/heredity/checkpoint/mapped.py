@@ -1,0 +1,95 @@
+"""A checkpoint whose tensors are plain byte ranges of files: memory-mapped, read row by row.
+
+safetensors files and llama2.c exports both store each tensor as one contiguous, row-major run of
+fixed-size elements, so one class serves both.  Reading maps the file read-only and converts only
+the rows asked for; nothing is read at open time.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import mmap
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from heredity.checkpoint.base import Checkpoint, TensorInfo
+from heredity.checkpoint.dtypes import SAFETENSORS_DTYPES, to_float32
+from heredity.checkpoint.scan import note_nonfinite
+from heredity.errors import InputError, safe_name
+
+
+@dataclass(frozen=True)
+class Span:
+    """One tensor's bytes: ``file[start:stop]`` holds ``shape`` elements of ``dtype`` (safetensors name)."""
+
+    name: str
+    dtype: str
+    shape: tuple[int, ...]
+    start: int
+    stop: int
+    file: Path
+
+
+class MappedCheckpoint(Checkpoint):
+    """Tensors as validated byte ranges of files (validation is the caller's job)."""
+
+    def __init__(self, source: Path, fmt: str, spans: Sequence[Span], config: dict[str, Any]) -> None:
+        self.source = str(source)
+        self.format = fmt
+        self.config = config
+        self.warnings: list[str] = []
+        self._spans = {s.name: s for s in spans}
+        self._inventory = {
+            s.name: TensorInfo(s.name, s.shape, s.dtype, s.stop - s.start, str(s.file)) for s in spans
+        }
+        self._maps: dict[Path, mmap.mmap] = {}
+        self._closed = False
+
+    @property
+    def tensors(self) -> Mapping[str, TensorInfo]:
+        return self._inventory
+
+    def _map(self, file: Path) -> mmap.mmap:
+        if self._closed:
+            raise InputError("checkpoint is closed", path=self.source, fix="open it again")
+        if file not in self._maps:
+            with open(file, "rb") as f:
+                self._maps[file] = mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ)
+        return self._maps[file]
+
+    def _row_window(self, span: Span, rows: slice) -> tuple[int, tuple[int, ...], int]:
+        """(byte offset, shape, step) of the contiguous block covering ``rows``."""
+        if not span.shape:
+            raise InputError(f"tensor '{safe_name(span.name)}' is a scalar; it has no rows", path=self.source)
+        lo, hi, step = rows.indices(span.shape[0])
+        if step < 0:
+            raise InputError("negative row steps are not supported", path=self.source)
+        hi = max(lo, hi)
+        row_bytes = (span.stop - span.start) // span.shape[0] if span.shape[0] else 0
+        return span.start + lo * row_bytes, (hi - lo, *span.shape[1:]), step
+
+    def read_raw(self, name: str, rows: slice | None = None) -> np.ndarray:
+        """Stored elements of ``name`` (or of some rows), unconverted: a read-only view on the map."""
+        self.info(name)
+        span = self._spans[name]
+        start, shape, step = (span.start, span.shape, 1) if rows is None else self._row_window(span, rows)
+        count = int(np.prod(shape, dtype=np.int64))
+        dtype = SAFETENSORS_DTYPES[span.dtype]
+        raw = np.frombuffer(self._map(span.file), dtype=dtype, count=count, offset=start).reshape(shape)
+        return raw[::step] if step != 1 else raw
+
+    def read(self, name: str, rows: slice | None = None) -> np.ndarray:
+        out = to_float32(self.read_raw(name, rows))
+        note_nonfinite(self, name, out)
+        return out
+
+    def close(self) -> None:
+        self._closed = True
+        for m in self._maps.values():
+            with contextlib.suppress(BufferError):  # a read_raw view is still held; it keeps the map
+                m.close()
+        self._maps.clear()

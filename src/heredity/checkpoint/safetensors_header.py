@@ -1,0 +1,147 @@
+"""Parse and validate a safetensors header with ``struct`` + ``json``, before anything is mapped.
+
+Why our own parser: a checkpoint is hostile input.  Every claim the header makes is checked against
+the file: the length prefix (capped), the JSON shape, known dtypes, non-negative integer shapes,
+``data_offsets`` that match ``shape x itemsize``, lie inside the file and do not overlap.  Nothing is
+allocated in proportion to what the header claims.
+"""
+
+from __future__ import annotations
+
+import json
+import struct
+from dataclasses import dataclass
+from typing import Any
+
+from heredity.checkpoint.dtypes import SAFETENSORS_DTYPES
+from heredity.errors import CorruptCheckpointError, UnsupportedFormatError, safe_name
+
+MAX_HEADER_BYTES = 100 << 20
+MAX_DIMS = 16
+FIX = "the file is truncated or not a valid safetensors file; re-download or re-save it"
+METADATA_KEY = "__metadata__"
+
+
+@dataclass(frozen=True)
+class HeaderEntry:
+    """One tensor as the header declares it; ``start``/``stop`` are absolute file offsets."""
+
+    name: str
+    dtype: str
+    shape: tuple[int, ...]
+    start: int
+    stop: int
+
+
+@dataclass(frozen=True)
+class Header:
+    entries: tuple[HeaderEntry, ...]  # in storage order (by start offset)
+    metadata: dict[str, str]
+    data_start: int  # absolute offset of the byte buffer
+
+
+def _fail(path: object, message: str) -> CorruptCheckpointError:
+    return CorruptCheckpointError(message, path=path, fix=FIX)
+
+
+def header_length(prefix: bytes, file_size: int, path: object) -> int:
+    """Validate the 8-byte length prefix against the cap and the file size; return the length."""
+    if len(prefix) < 8 or file_size < 8:
+        raise _fail(path, f"file is {file_size} bytes, too short for a safetensors header")
+    (n,) = struct.unpack("<Q", prefix[:8])
+    if n > MAX_HEADER_BYTES:
+        raise _fail(path, f"header length {n} exceeds the {MAX_HEADER_BYTES}-byte limit")
+    if 8 + n > file_size:
+        raise _fail(path, f"header length {n} runs past the end of the {file_size}-byte file")
+    return int(n)
+
+
+def _no_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for key, value in pairs:
+        if key in out:
+            raise ValueError(f"duplicate key {safe_name(key, 80)}")
+        out[key] = value
+    return out
+
+
+def _load_json(raw: bytes, path: object) -> dict[str, Any]:
+    try:
+        value = json.loads(raw.decode("utf-8"), object_pairs_hook=_no_duplicates)
+    except (ValueError, UnicodeDecodeError, RecursionError) as exc:
+        raise _fail(path, f"header is not valid JSON ({safe_name(exc, 120)})") from None
+    if not isinstance(value, dict):
+        raise _fail(path, f"header is a JSON {type(value).__name__}, not an object")
+    return value
+
+
+def _is_int(x: object) -> bool:
+    return isinstance(x, int) and not isinstance(x, bool)
+
+
+def _check_metadata(value: object, path: object) -> dict[str, str]:
+    if not isinstance(value, dict) or not all(isinstance(v, str) for v in value.values()):
+        raise _fail(path, "__metadata__ must be an object of strings")
+    return dict(value)
+
+
+def _entry(name: str, spec: object, data_start: int, data_size: int, path: object) -> HeaderEntry:
+    where = f"tensor '{safe_name(name, 120)}'"
+    if not isinstance(spec, dict) or not {"dtype", "shape", "data_offsets"} <= spec.keys():
+        raise _fail(path, f"{where}: entry must be an object with dtype, shape and data_offsets")
+    dtype, shape, offsets = spec["dtype"], spec["shape"], spec["data_offsets"]
+    if not isinstance(dtype, str) or dtype not in SAFETENSORS_DTYPES:
+        raise UnsupportedFormatError(
+            f"{where}: unknown dtype '{safe_name(dtype, 40)}'",
+            path=path,
+            fix=f"heredity reads dtypes {', '.join(SAFETENSORS_DTYPES)}",
+        )
+    if not isinstance(shape, list) or len(shape) > MAX_DIMS or not all(_is_int(d) and d >= 0 for d in shape):
+        raise _fail(path, f"{where}: shape must be a list of at most {MAX_DIMS} non-negative integers")
+    if not (isinstance(offsets, list) and len(offsets) == 2 and all(_is_int(o) for o in offsets)):
+        raise _fail(path, f"{where}: data_offsets must be two integers")
+    begin, end = offsets
+    numel = 1
+    for d in shape:
+        numel *= d
+    if not 0 <= begin <= end or end - begin != numel * SAFETENSORS_DTYPES[dtype].itemsize:
+        raise _fail(path, f"{where}: data_offsets {begin}..{end} do not match shape {shape} of {dtype}")
+    if end > data_size:
+        raise _fail(path, f"{where}: data ends at {end}, past the {data_size}-byte data section (truncated?)")
+    return HeaderEntry(name, dtype, tuple(shape), data_start + begin, data_start + end)
+
+
+def parse_header(raw: bytes, file_size: int, path: object) -> Header:
+    """Validate a header's JSON bytes (without the 8-byte prefix) against the file's size."""
+    data_start = 8 + len(raw)
+    data_size = file_size - data_start
+    doc = _load_json(raw, path)
+    metadata: dict[str, str] = {}
+    entries = []
+    for name, spec in doc.items():
+        if name == METADATA_KEY:
+            metadata = _check_metadata(spec, path)
+        else:
+            entries.append(_entry(name, spec, data_start, data_size, path))
+    entries.sort(key=lambda e: (e.start, e.stop))
+    _check_overlap(entries, path)
+    return Header(tuple(entries), metadata, data_start)
+
+
+def _check_overlap(entries: list[HeaderEntry], path: object) -> None:
+    prev: HeaderEntry | None = None
+    for e in entries:
+        if e.start == e.stop:
+            continue  # empty tensors occupy no bytes
+        if prev is not None and e.start < prev.stop:
+            raise _fail(path, f"tensors '{safe_name(prev.name, 80)}' and '{safe_name(e.name, 80)}' overlap")
+        prev = e
+
+
+def read_header(f: Any, file_size: int, path: object) -> Header:
+    """Read and validate the header of an open binary file."""
+    n = header_length(f.read(8), file_size, path)
+    raw = f.read(n)
+    if len(raw) != n:
+        raise _fail(path, "file ended inside the header")
+    return parse_header(raw, file_size, path)

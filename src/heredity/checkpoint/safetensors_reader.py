@@ -1,0 +1,63 @@
+"""safetensors reader: one file, or a folder sharded by ``model.safetensors.index.json``.
+
+The inventory comes from headers alone (validated by :mod:`safetensors_header`).  Each file is
+memory-mapped read-only; ``read(name, rows=...)`` touches only the bytes of the rows asked for.
+The index is hostile input too: every shard it names must be a plain relative path that stays
+inside the folder (no absolute paths, no ``..``, no symlink leading out).
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from heredity.checkpoint.config_file import config_beside
+from heredity.checkpoint.mapped import MappedCheckpoint, Span
+from heredity.checkpoint.safetensors_header import HeaderEntry, read_header
+from heredity.checkpoint.shard_index import INDEX_FIX, read_weight_map, shard_path
+from heredity.errors import CorruptCheckpointError, NotFoundError, safe_name
+
+INDEX_NAME = "model.safetensors.index.json"
+
+
+def _header_of(file: Path) -> list[HeaderEntry]:
+    size = file.stat().st_size
+    with open(file, "rb") as f:
+        return list(read_header(f, size, file).entries)
+
+
+def _span(e: HeaderEntry, file: Path) -> Span:
+    return Span(e.name, e.dtype, e.shape, e.start, e.stop, file)
+
+
+def open_safetensors(path: str | os.PathLike[str]) -> MappedCheckpoint:
+    """Open a ``.safetensors`` file, a folder with ``model.safetensors.index.json``, or that index file."""
+    p = Path(path)
+    if not p.exists():
+        raise NotFoundError("no such file or folder", path=p)
+    if p.is_dir() or p.name.endswith(".index.json"):
+        index = p / INDEX_NAME if p.is_dir() else p
+        return _open_sharded(index)
+    spans = [_span(e, p) for e in _header_of(p)]
+    return MappedCheckpoint(p, "safetensors", spans, config_beside(p))
+
+
+def _open_sharded(index: Path) -> MappedCheckpoint:
+    if not index.is_file():
+        raise NotFoundError(f"no {INDEX_NAME} in the folder", path=index.parent)
+    folder = index.parent
+    weight_map = read_weight_map(index)
+    shards = {f: shard_path(folder, f, index) for f in sorted(set(weight_map.values()))}
+    spans: list[Span] = []
+    for fname, shard in shards.items():
+        headers = {e.name: e for e in _header_of(shard)}
+        for name in (n for n, f in weight_map.items() if f == fname):
+            if name not in headers:
+                raise CorruptCheckpointError(
+                    f"index lists tensor '{safe_name(name)}' in {safe_name(fname)}, which lacks it",
+                    path=index,
+                    fix=INDEX_FIX,
+                )
+            spans.append(_span(headers[name], shard))
+    spans.sort(key=lambda s: (str(s.file), s.start))
+    return MappedCheckpoint(folder, "safetensors", spans, config_beside(folder))
