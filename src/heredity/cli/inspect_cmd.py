@@ -1,15 +1,29 @@
-"""``heredity inspect MODEL`` — placeholder wired by the skeleton; the layouts work replaces the body."""
+"""``heredity inspect MODEL`` — family, structure, dtypes, parameter count and tensor roles."""
 
 from __future__ import annotations
 
+import json
+
 import click
+
+from heredity.cli import _output as out
 
 
 @click.command(name="inspect")
 @click.argument("model")
-@click.option("--format", "fmt", type=click.Choice(["terminal", "json"]), default="terminal")
+@out.format_option(("terminal", "json"))
 def command(model: str, fmt: str) -> None:
-    """Show a model's family, structure, dtypes and tensor roles."""
-    from heredity.errors import UsageError
+    """Show a model's family, structure, dtypes and tensor roles (reads headers only)."""
+    from heredity.inspect import inspect_model
+    from heredity.layouts import load_model
+    from heredity.report import inspect_render
 
-    raise UsageError("inspect is being built")
+    loaded = load_model(model)
+    try:
+        result = inspect_model(loaded)
+    finally:
+        loaded.checkpoint.close()
+    if fmt == "json":
+        out.write_text(json.dumps(result.to_dict(), indent=2) + "\n", None)
+    else:
+        inspect_render.render(result, out.stdout_console())

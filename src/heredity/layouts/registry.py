@@ -64,7 +64,11 @@ def detect(config: dict[str, Any], fmt: str, names: Iterable[str]) -> Detection:
     names = list(names)
     by_format = [lay for lay in all_layouts() if fmt in lay.formats]
     if by_format:
-        return Detection(by_format[0], f"family '{by_format[0].family}' from the {fmt} format")
+        arch = config.get("gguf_architecture") or config.get("model_type")
+        why = f"family '{by_format[0].family}' from the {fmt} format" + (
+            f" (architecture '{arch}')" if arch else ""
+        )
+        return Detection(by_format[0], why)
     by_config = _from_config(config)
     best, best_hits = _best_by_names(names)
     if by_config is not None:
