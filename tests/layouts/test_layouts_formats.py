@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import numpy as np
@@ -27,6 +28,7 @@ def _written(kind: str, folder: Path, family: str = "llama") -> Path:
         return out
     if kind == "bin":
         pytest.importorskip("torch")
+        (folder / "config.json").write_text(json.dumps(ck.config))  # HF folders keep it beside the weights
         return writers.save_pytorch_bin(ck.arrays, folder / "pytorch_model.bin")
     from heredity.checkpoint.gguf_writer import save_gguf
 
@@ -53,3 +55,19 @@ def test_every_format_inspects_the_same(kind: str, tmp_path: Path) -> None:
         for role, layer in ((Role.Q, 1), (Role.K, 0), (Role.MLP_DOWN, 1), (Role.ATTN_NORM, 0)):
             assert np.array_equal(model.get(role, layer), want.get(role, layer)), (role, layer)
     model.checkpoint.close()
+
+
+def test_lone_file_without_config_infers_widths_and_says_heads_are_guessed(tmp_path: Path) -> None:
+    from heredity.checkpoint import writers
+
+    ck = make_checkpoint("llama", seed=4)
+    path = writers.save_safetensors(ck.arrays, tmp_path / "lone.safetensors")
+    got = inspect_model(load_model(path))
+    assert (got.family, got.layers, got.hidden_size, got.intermediate_size, got.vocab_size) == (
+        "llama",
+        2,
+        64,
+        128,
+        256,
+    )
+    assert any("guessed head_dim" in n for n in got.notes)
