@@ -51,7 +51,7 @@ def convert(array: np.ndarray, name: str | None) -> np.ndarray:
         target = SAFETENSORS_DTYPES[name]
     else:
         raise ValueError(f"cannot convert to dtype {name!r}; choose one of {', '.join(WRITABLE)}")
-    return np.ascontiguousarray(array, dtype=target)
+    return np.asarray(array, dtype=target, order="C")  # keeps 0-d arrays 0-d
 
 
 def to_float32(raw: np.ndarray) -> np.ndarray:

@@ -121,7 +121,7 @@ class TorchCheckpoint(Checkpoint):
             if t.dim() == 0:
                 raise InputError(f"tensor '{safe_name(name)}' is a scalar; it has no rows", path=self.source)
             t = t[rows]
-        out = np.ascontiguousarray(t.detach().to(dtype=_torch().float32).numpy(), dtype=np.float32)
+        out = np.asarray(t.detach().to(dtype=_torch().float32).numpy(), dtype=np.float32, order="C")
         note_nonfinite(self, name, out)
         return out
 

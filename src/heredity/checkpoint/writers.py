@@ -140,7 +140,7 @@ _TORCH_VIEWS = {
 
 def _to_torch(torch: Any, a: np.ndarray) -> Any:
     """A torch tensor with ``a``'s values and dtype (bf16/fp8 through a bit-level view)."""
-    a = np.ascontiguousarray(a)
+    a = np.asarray(a, order="C")
     if a.dtype.name in _TORCH_VIEWS:
         int_type, torch_name = _TORCH_VIEWS[a.dtype.name]
         return torch.from_numpy(a.view(int_type).copy()).view(getattr(torch, torch_name))
