@@ -1,0 +1,140 @@
+"""What an evidence test may ask of one side of a comparison.
+
+Tests are written against :class:`Features`, not against :class:`~heredity.layouts.model.Model`, so the
+same test runs on a model (full weights, read lazily) or on a fingerprint (a few vectors and statistics).
+A request a fingerprint cannot serve raises :class:`~heredity.errors.NotApplicableError` with the reason.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from typing import Protocol, runtime_checkable
+
+import numpy as np
+
+from heredity.errors import NotApplicableError
+from heredity.layouts.model import Model, ModelSpec
+from heredity.layouts.roles import Role
+
+
+@runtime_checkable
+class Features(Protocol):
+    """The read interface shared by :class:`ModelFeatures` and loaded fingerprints."""
+
+    source: str
+    spec: ModelSpec
+    is_fingerprint: bool
+
+    def has(self, role: Role, layer: int | None = None, expert: int | None = None) -> bool:
+        """Whether the model has this canonical tensor (a fingerprint answers from its inventory)."""
+        ...
+
+    def layers_with(self, role: Role) -> list[int]: ...
+
+    def vector(self, role: Role, layer: int | None = None) -> np.ndarray:
+        """A 1-D canonical vector (norm weights, biases)."""
+        ...
+
+    def matrix(self, role: Role, layer: int | None = None, expert: int | None = None) -> np.ndarray:
+        """A full canonical matrix; fingerprints raise NotApplicableError."""
+        ...
+
+    def layer_std(self, role: Role) -> dict[int, float]:
+        """Per-layer standard deviation of a weight role (for descriptive curves)."""
+        ...
+
+    def tensor_hashes(self) -> dict[str, tuple[str, int, bool]]:
+        """``key -> (sha256 of canonical float32, numel, constant)`` for every canonical tensor."""
+        ...
+
+
+def role_key(role: Role, layer: int | None, expert: int | None = None) -> str:
+    """Stable text key for a canonical tensor: ``role@layer[#expert]`` (``role`` for global ones)."""
+    key = role.value if layer is None else f"{role.value}@{layer}"
+    return key if expert is None else f"{key}#{expert}"
+
+
+def parse_role_key(key: str) -> tuple[Role, int | None, int | None]:
+    """Inverse of :func:`role_key`; raises ValueError on anything else."""
+    body, _, expert = key.partition("#")
+    role, _, layer = body.partition("@")
+    return Role(role), (int(layer) if layer else None), (int(expert) if expert else None)
+
+
+def hash_array(w: np.ndarray) -> str:
+    """sha256 over shape and canonical float32 bytes."""
+    h = hashlib.sha256(repr(tuple(w.shape)).encode())
+    h.update(np.ascontiguousarray(w, dtype=np.float32).tobytes())
+    return h.hexdigest()
+
+
+class ModelFeatures:
+    """:class:`Features` over a :class:`Model`: reads lazily, caches only small vectors."""
+
+    is_fingerprint = False
+
+    def __init__(self, model: Model) -> None:
+        self.model = model
+        self.spec = model.spec
+        self.source = model.checkpoint.source
+        self._vectors: dict[str, np.ndarray] = {}
+        self._hashes: dict[str, tuple[str, int, bool]] | None = None
+
+    def has(self, role: Role, layer: int | None = None, expert: int | None = None) -> bool:
+        return self.model.has(role, layer, expert)
+
+    def layers_with(self, role: Role) -> list[int]:
+        return self.model.layers_with(role)
+
+    def vector(self, role: Role, layer: int | None = None) -> np.ndarray:
+        key = role_key(role, layer)
+        if key not in self._vectors:
+            self._vectors[key] = self.model.get(role, layer).ravel()
+        return self._vectors[key]
+
+    def matrix(self, role: Role, layer: int | None = None, expert: int | None = None) -> np.ndarray:
+        return self.model.get(role, layer, expert)
+
+    def layer_std(self, role: Role) -> dict[int, float]:
+        return {layer: float(np.std(self.model.get(role, layer))) for layer in self.layers_with(role)}
+
+    def tensor_hashes(self) -> dict[str, tuple[str, int, bool]]:
+        if self._hashes is None:
+            self._hashes = {}
+            for ref in self.model.refs:
+                w = self.model.load(ref)
+                constant = bool(w.size == 0 or np.ptp(w) == 0)
+                self._hashes[role_key(*ref.key)] = (hash_array(w), int(w.size), constant)
+        return self._hashes
+
+    def keys(self) -> list[str]:
+        """Every canonical tensor key, without reading anything."""
+        return [role_key(*r.key) for r in self.model.refs]
+
+    def numel(self, key: str) -> int:
+        """Element count of a canonical tensor, from the inventory alone."""
+        ref = self.model.ref(*parse_role_key(key))
+        info = self.model.checkpoint.info(ref.name)
+        n = info.numel
+        if ref.index is not None:
+            n //= max(info.shape[0], 1)
+        if ref.rows is not None:
+            n = n * (ref.rows[1] - ref.rows[0]) // max(info.shape[1 if ref.transpose else 0], 1)
+        return n
+
+    def read_rows(self, key: str, rows: int) -> np.ndarray:
+        """The first ``rows`` canonical rows (a cheap pre-filter before hashing a whole tensor)."""
+        ref = self.model.ref(*parse_role_key(key))
+        simple = ref.index is None and ref.rows is None and not ref.transpose and not ref.plus_one
+        if not simple or ref.unpermute_heads is not None:
+            return self.model.load(ref)[:rows]
+        info = self.model.checkpoint.info(ref.name)
+        w = self.model.checkpoint.read(ref.name, rows=slice(0, rows))
+        self.model._log(ref.name, info.nbytes * min(rows, info.shape[0]) // max(info.shape[0], 1))
+        return np.ascontiguousarray(w, dtype=np.float32)
+
+
+def require_weights(f: Features, what: str) -> None:
+    """Raise NotApplicableError when ``f`` is a fingerprint and a test needs full weights."""
+    if f.is_fingerprint:
+        raise NotApplicableError(f"{what} needs full weights; a fingerprint holds only vectors and statistics")

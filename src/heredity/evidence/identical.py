@@ -1,0 +1,102 @@
+"""`identical`: canonical tensors that are bit-for-bit the same in both models.
+
+Hashes are taken over the canonical float32 tensor (so a renamed, re-sharded or re-serialised copy still
+matches) and compared regardless of position (so moved layers still match).  Constant tensors (all-ones
+norms, zero biases) are identical in any two fresh models of one config and are skipped.
+
+On two models (not fingerprints) only tensors whose shapes occur on both sides are considered, and a
+tensor is hashed in full only when its first row already matches a first row on the other side, so an
+unrelated pair costs one row per tensor.
+
+The p-value is a bound, not an exact null: a non-constant tensor with ``k`` distinct values repeated
+bit-for-bit by an independent run is taken to have probability at most ``2**-k`` (each value carries
+at least one bit that independent training does not reproduce).  Any large shared tensor is decisive.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+
+import numpy as np
+
+from heredity.evidence.base import EvidenceTest
+from heredity.evidence.features import Features, ModelFeatures, hash_array, parse_role_key
+from heredity.evidence.registry import register
+from heredity.results import Evidence
+from heredity.stats import P_FLOOR
+
+DECISIVE_NUMEL = 4096  # a shared non-constant tensor at least this large is decisive on its own
+
+
+Hashed = dict[str, tuple[str, int, bool, int]]  # key -> (sha256, numel, constant, distinct values)
+
+
+def _full_hashes(f: Features, keys: list[str]) -> Hashed:
+    if isinstance(f, ModelFeatures):
+        out = {}
+        for key in keys:
+            w = f.model.get(*parse_role_key(key))
+            values, counts = np.unique(w, return_counts=True)
+            constant = values.size < 3 or counts.max() >= 0.9 * w.size  # same rule as stats.is_constant
+            out[key] = (hash_array(w), int(w.size), bool(constant), int(values.size))
+        return out
+    all_hashes = f.tensor_hashes()  # fingerprints: numel stands in for the distinct count
+    return {k: (*all_hashes[k], all_hashes[k][1]) for k in keys if k in all_hashes}
+
+
+def _shapes(f: Features) -> dict[str, int]:
+    if isinstance(f, ModelFeatures):
+        return {k: f.numel(k) for k in f.keys()}
+    return {k: v[1] for k, v in f.tensor_hashes().items()}
+
+
+def candidate_keys(a: Features, b: Features) -> tuple[list[str], list[str]]:
+    """Keys on each side worth hashing: equal element counts, and (for models) equal first rows."""
+    na, nb = _shapes(a), _shapes(b)
+    common = set(na.values()) & set(nb.values())
+    ka = [k for k, n in na.items() if n in common and n > 1]
+    kb = [k for k, n in nb.items() if n in common and n > 1]
+    if isinstance(a, ModelFeatures) and isinstance(b, ModelFeatures):
+        ra = {k: hash_array(a.read_rows(k, 1)) for k in ka}
+        rb = {k: hash_array(b.read_rows(k, 1)) for k in kb}
+        shared = set(ra.values()) & set(rb.values())
+        ka = [k for k in ka if ra[k] in shared]
+        kb = [k for k in kb if rb[k] in shared]
+    return ka, kb
+
+
+@register
+class IdenticalTest(EvidenceTest):
+    """Bit-identical non-constant canonical tensors shared by both models."""
+
+    name = "identical"
+
+    def run(self, a: Features, b: Features) -> Evidence:
+        ka, kb = candidate_keys(a, b)
+        ha, hb = _full_hashes(a, ka), _full_hashes(b, kb)
+        by_hash: dict[str, list[str]] = defaultdict(list)
+        for k, (h, _, const, _) in hb.items():
+            if not const:
+                by_hash[h].append(k)
+        shared = {k: by_hash[h] for k, (h, _, const, _) in ha.items() if not const and h in by_hash}
+        total = sum(_shapes(a).values())
+        shared_numel = sum(ha[k][1] for k in shared)
+        constant = sorted(k for k, v in ha.items() if v[2])
+        return self._result(shared, ha, shared_numel, total, constant)
+
+    def _result(self, shared: dict[str, list[str]], ha: Hashed, shared_numel: int, total: int,
+                constant: list[str]) -> Evidence:
+        fraction = shared_numel / total if total else 0.0
+        largest = max((ha[k][1] for k in shared), default=0)
+        bits = sum(ha[k][3] for k in shared)
+        p = 1.0 if not shared else max(P_FLOOR, float(2.0 ** -min(bits, 1000)))
+        decisive = largest >= DECISIVE_NUMEL
+        summary = (f"{len(shared)} non-constant tensors bit-identical ({fraction:.1%} of A's parameters"
+                   f"{'; decisive' if decisive else ''})" if shared else
+                   "no non-constant tensor is bit-identical")
+        return self.evidence(
+            fraction, p, summary, shared={k: v[:5] for k, v in sorted(shared.items())},
+            shared_count=len(shared), shared_params=shared_numel, params=total, largest_shared=largest,
+            decisive=decisive, constant_skipped=constant[:100], constant_skipped_count=len(constant),
+            p_value_method="bound 2^-k, k = distinct values in the shared tensors",
+        )

@@ -1,0 +1,157 @@
+"""Statistics shared by the evidence tests: centring, ranks, permutation nulls, p-value combination.
+
+Why these and not others (see docs/LOG.md for the calibration runs):
+
+* **Ranks before correlating.** Trained norms have a few outlier channels (massive activations); a
+  Pearson correlation between two independent models is then dominated by whether the outliers happen
+  to line up.  Rank (Spearman) correlations bound every unit's influence, so the normal approximation
+  to the permutation distribution holds far into the tail.
+* **Linear permutation statistics.** ``T(pi) = sum_i C[i, pi(i)]`` has an exactly known mean and
+  variance under a uniformly random ``pi`` (Hoeffding's combinatorial theorem); for centred inputs the
+  mean is 0 and the variance ``||C||_F^2 / (n - 1)``.  That variance already contains the dependence
+  between layers that share one permutation (the residual stream's channels).
+* **Monte-Carlo p-values** are ``(count + 1) / (n + 1)``: valid at any sample size, never zero.
+* **Combination.** Fisher for statistics that are independent under the null (different permutation
+  groups), Holm across the named tests in the verdict.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+
+import numpy as np
+from scipy import optimize, special
+from scipy import stats as sps
+
+#: Smallest p-value we report; below this, float64 tails underflow and the number means nothing more.
+P_FLOOR = 1e-300
+
+
+def clip_p(p: float) -> float:
+    """Clamp a p-value into ``[P_FLOOR, 1]`` (NaN stays NaN)."""
+    if math.isnan(p):
+        return p
+    return float(min(1.0, max(P_FLOOR, p)))
+
+
+def is_constant(v: np.ndarray, mode_fraction: float = 0.9) -> bool:
+    """True for vectors that carry no lineage signal: fewer than 3 distinct values, or one value
+    covering ``mode_fraction`` of the entries (all-ones norms, all-zero biases, a padded bias)."""
+    flat = np.asarray(v, dtype=np.float64).ravel()
+    if flat.size < 3 or not np.all(np.isfinite(flat)):
+        return True
+    values, counts = np.unique(flat, return_counts=True)
+    return bool(values.size < 3 or counts.max() >= mode_fraction * flat.size)
+
+
+def standardise(v: np.ndarray) -> np.ndarray:
+    """Centre and scale to unit norm (so dot products are Pearson correlations)."""
+    x = np.asarray(v, dtype=np.float64).ravel()
+    x = x - x.mean()
+    n = np.linalg.norm(x)
+    return x / n if n > 0 else x
+
+
+def rank_standardise(v: np.ndarray) -> np.ndarray:
+    """Average ranks, centred, unit norm: dot products of these are Spearman correlations."""
+    return standardise(sps.rankdata(np.asarray(v, dtype=np.float64).ravel()))
+
+
+def centred_corr(a: np.ndarray, b: np.ndarray) -> float:
+    """Mean-centred Pearson correlation (0.0 when either side is constant)."""
+    return float(np.dot(standardise(a), standardise(b)))
+
+
+def spearman(a: np.ndarray, b: np.ndarray) -> float:
+    """Spearman rank correlation (0.0 when either side is constant)."""
+    return float(np.dot(rank_standardise(a), rank_standardise(b)))
+
+
+def normal_sf(z: float) -> float:
+    """Upper tail of the standard normal, accurate far out (``erfc`` based)."""
+    return clip_p(0.5 * float(special.erfc(z / math.sqrt(2.0))))
+
+
+def linear_perm_z(rows_a: np.ndarray, rows_b: np.ndarray) -> tuple[float, float]:
+    """z-score of ``sum_k a_k . b_k`` under one random permutation shared by every pair ``k``.
+
+    ``rows_a`` and ``rows_b`` are ``[K, n]`` with centred rows.  Returns ``(statistic, z)``; the
+    variance is ``tr(Ga Gb) / (n - 1)`` with the Gram matrices ``G = R R^T``.
+    """
+    n = rows_a.shape[1]
+    stat = float(np.sum(rows_a * rows_b))
+    var = float(np.sum((rows_a @ rows_a.T) * (rows_b @ rows_b.T))) / max(n - 1, 1)
+    return stat, (stat / math.sqrt(var) if var > 0 else 0.0)
+
+
+def mc_p_value(observed: float, null: np.ndarray) -> float:
+    """One-sided Monte-Carlo p-value ``(#{null >= observed} + 1) / (n + 1)``."""
+    count = int(np.sum(np.asarray(null) >= observed - 1e-12))
+    return (count + 1) / (len(null) + 1)
+
+
+def fisher_combine(p_values: Sequence[float]) -> float:
+    """Fisher's method for p-values that are independent under the null."""
+    ps = [clip_p(p) for p in p_values if not math.isnan(p)]
+    if not ps:
+        return float("nan")
+    stat = -2.0 * sum(math.log(p) for p in ps)
+    return clip_p(float(sps.chi2.sf(stat, 2 * len(ps))))
+
+
+def cauchy_combine(p_values: Sequence[float]) -> float:
+    """Cauchy combination (Liu & Xie 2020): approximately valid under arbitrary dependence."""
+    ps = np.array([clip_p(p) for p in p_values if not math.isnan(p)])
+    if ps.size == 0:
+        return float("nan")
+    ps = np.minimum(ps, 1 - 1e-15)
+    small = ps < 1e-15  # tan(pi/2 - x) ~ 1/x: avoid the cancellation
+    t = np.where(small, 1.0 / (np.pi * ps), np.tan((0.5 - ps) * np.pi))
+    stat = float(t.mean())
+    if stat > 1e15:
+        return clip_p(1.0 / (stat * np.pi))
+    return clip_p(0.5 - math.atan(stat) / math.pi)
+
+
+def holm(p_values: Sequence[float]) -> list[float]:
+    """Holm step-down adjusted p-values, in the input order."""
+    m = len(p_values)
+    order = sorted(range(m), key=lambda i: p_values[i])
+    adjusted = [1.0] * m
+    running = 0.0
+    for rank, i in enumerate(order):
+        running = max(running, min(1.0, (m - rank) * p_values[i]))
+        adjusted[i] = running
+    return adjusted
+
+
+def spearman_perm_p(rho: float, n: int) -> float:
+    """p-value of a Spearman correlation between two independent uniform orderings of ``n`` items
+    (normal approximation ``rho * sqrt(n - 1)``; the exact null has lighter tails, so this errs on
+    the conservative side far out)."""
+    if n < 3:
+        return 1.0
+    return normal_sf(rho * math.sqrt(n - 1))
+
+
+def hungarian(cost: np.ndarray) -> np.ndarray:
+    """Minimum-cost assignment of every row to a distinct column (rows <= columns).
+
+    Returns ``cols`` with ``cols[i]`` the column given to row ``i``.
+    """
+    if cost.shape[0] > cost.shape[1]:
+        raise ValueError("hungarian: more rows than columns; transpose first")
+    rows, cols = optimize.linear_sum_assignment(cost)
+    out = np.empty(cost.shape[0], dtype=np.int64)
+    out[rows] = cols
+    return out
+
+
+def fit_normal_p(observed: float, null: np.ndarray) -> float:
+    """Tail beyond ``observed`` of a normal fitted to Monte-Carlo null samples (an extrapolation:
+    used only where no exact null exists, and labelled approximate where reported)."""
+    sd = float(np.std(null))
+    if sd <= 0:
+        return 1.0 if observed <= float(np.mean(null)) else P_FLOOR
+    return normal_sf((observed - float(np.mean(null))) / sd)
