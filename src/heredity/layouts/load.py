@@ -11,7 +11,7 @@ from typing import Any
 
 from heredity.checkpoint.base import Checkpoint, TensorInfo
 from heredity.layouts.expand import refs_for
-from heredity.layouts.infer import infer_refs
+from heredity.layouts.infer import infer_refs, layer_of
 from heredity.layouts.model import Model, TensorRef
 from heredity.layouts.registry import detect, name_index
 from heredity.layouts.schema import Layout
@@ -58,10 +58,14 @@ def _map_names(
 ) -> tuple[list[TensorRef], list[str]]:
     refs: list[TensorRef] = []
     leftover: list[str] = []
-    ignored = 0
+    ignored = mtp = 0
     heads = _unpermute_heads(layout, config)
     index = name_index(layout.family) if layout else None
+    mtp_from = _mtp_first_layer(layout, config)
     for name, info in inventory.items():
+        if mtp_from is not None and (layer_of(name)[0] or -1) >= mtp_from:
+            mtp += 1
+            continue
         match = index.match(name) if index else None
         if match is not None:
             refs.extend(refs_for(match, info, heads, source))
@@ -69,12 +73,22 @@ def _map_names(
             ignored += 1
         else:
             leftover.append(name)
+    if mtp:
+        notes.append(f"{mtp} tensors of multi-token-prediction layers (index >= {mtp_from}) skipped")
     if ignored:
         notes.append(f"{ignored} non-weight buffers ignored (RoPE tables, masks, position ids)")
     inferred, unknown = infer_refs([inventory[n] for n in leftover], refs)
     if inferred:
         notes.append(f"{len(inferred)} tensors mapped by name/shape inference, not by a family table")
     return refs + inferred, unknown
+
+
+def _mtp_first_layer(layout: Layout | None, config: dict[str, Any]) -> int | None:
+    """Index of the first multi-token-prediction layer (DeepSeek-V3, GLM-4.5 append them after the
+    decoder stack with the same names); None when the config declares none."""
+    if layout is None or not config_int(config, layout.config.get("mtp_layers", ())):
+        return None
+    return config_int(config, layout.config.get("layers", ()))
 
 
 def _unpermute_heads(layout: Layout | None, config: dict[str, Any]) -> dict[str, int | None]:

@@ -45,7 +45,7 @@ CONFIG_FIELDS = frozenset(
         "layers", "hidden", "heads", "kv_heads", "head_dim", "intermediate", "vocab", "experts",
         "expert_groups", "experts_per_token", "shared_experts", "moe_intermediate", "shared_intermediate",
         "first_dense", "tie", "positions", "q_lora_rank", "kv_lora_rank", "qk_rope_head_dim",
-        "qk_nope_head_dim", "v_head_dim",
+        "qk_nope_head_dim", "v_head_dim", "mtp_layers",
     }
 )  # fmt: skip
 
