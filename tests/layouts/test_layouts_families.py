@@ -124,3 +124,13 @@ def test_tied_embeddings() -> None:
 def test_model_type_aliases_resolve() -> None:
     assert make_checkpoint("gemma3_text").config["model_type"] == "gemma3_text"
     assert load_model(make_checkpoint("Qwen2ForCausalLM")).spec.family == "qwen2"
+
+
+def test_gguf_moe_synth_uses_fused_expert_tensors() -> None:
+    ck = make_checkpoint("gguf", experts=4, experts_per_token=2)
+    assert ck.arrays["blk.1.ffn_up_exps.weight"].shape == (4, 64, 64)
+    assert "blk.1.ffn_up.weight" not in ck.arrays
+    model = load_model(ck)
+    assert model.unknown == [] and (model.spec.experts, model.spec.moe_intermediate_size) == (4, 64)
+    assert model.role_counts()["expert_up"] == 8 and model.role_counts()["router"] == 2
+    assert np.array_equal(model.get(Role.EXPERT_DOWN, 1, 3), ck.arrays["blk.1.ffn_down_exps.weight"][3])
