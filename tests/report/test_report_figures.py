@@ -90,3 +90,10 @@ def test_numpy_detail_values_are_plotted() -> None:
                                                     "null_scores": np.linspace(0, 1, 20), "score": np.float64(0.7)})
     got = figures.figures_for(report_samples.comparison(evidence=(ev,)))
     assert [f.title for f in got if f.svg] == ["layers: layer similarity", "layers: null distribution"]
+
+
+def test_curves_from_separate_keys() -> None:
+    ev = Evidence("attn_std", True, 0.9, 0.01, descriptive=True,
+                  detail={"curves_a": {"q": [0.1, 0.2, 0.3]}, "curves_b": {"q": [0.1, 0.25, 0.3], "k": [1.0, 2.0]}})
+    fig = figures.curves_figure(ev)
+    assert fig is not None and fig.svg is not None and fig.title == "attn_std: per-layer curves of A and B"

@@ -6,7 +6,8 @@ crashes a report: the plot is replaced by a note saying what was absent.
 
 Keys read (first match wins; aliases cover the engine's spellings):
 
-- curves (per-layer values of A and B by role): ``curves = {"a": {role: [..]}, "b": {role: [..]}}``
+- curves (per-layer values of A and B by role): ``curves = {"a": {role: [..]}, "b": {role: [..]}}``,
+  or ``curves_a`` / ``curves_b`` (each ``{role: [..]}``)
 - per-layer statistic: ``per_vector = {"role@layer": {"spearman"}}`` (one line per role) or
   ``per_layer = {"layer_a~layer_b": {"spearman" | "statistic"}}``
 - aligned vectors: ``vectors = {label: {"a": [..], "b": [..]}}``, ordered by the per-layer p-values in
@@ -79,6 +80,8 @@ def _numbers(value: Any) -> list[float] | None:
 def curves_figure(ev: Evidence) -> Figure | None:
     """Per-layer curves of A and B for each role (the public attention-std view)."""
     curves = _first(ev.detail, "curves")
+    if curves is None and "curves_a" in ev.detail:
+        curves = {"a": ev.detail.get("curves_a"), "b": ev.detail.get("curves_b")}
     title = f"{ev.test}: per-layer curves of A and B"
     if curves is None:
         return None
