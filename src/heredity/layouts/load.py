@@ -7,8 +7,10 @@ is listed in ``Model.unknown`` so that ``inspect`` can show it and tests can ref
 from __future__ import annotations
 
 import os
+from collections.abc import Mapping
 from typing import Any
 
+from heredity.checkpoint import open_checkpoint
 from heredity.checkpoint.base import Checkpoint, TensorInfo
 from heredity.layouts.expand import refs_for
 from heredity.layouts.infer import infer_refs, layer_of
@@ -23,18 +25,12 @@ def load_model(source: str | os.PathLike[str] | Checkpoint) -> Model:
 
     Only headers are read.  Paths and hub ids go through :func:`heredity.checkpoint.open_checkpoint`.
     """
-    checkpoint = source if isinstance(source, Checkpoint) else _open(source)
+    checkpoint = source if isinstance(source, Checkpoint) else open_checkpoint(source)
     return model_from_checkpoint(checkpoint)
 
 
-def _open(source: str | os.PathLike[str]) -> Checkpoint:
-    from heredity.checkpoint.open import open_checkpoint
-
-    opened: Checkpoint = open_checkpoint(source)
-    return opened
-
-
 def model_from_checkpoint(checkpoint: Checkpoint) -> Model:
+    """Map an already open checkpoint (headers only); config/shape disagreements become its warnings."""
     inventory = checkpoint.tensors
     config = flatten_config(checkpoint.config or {})
     detection = detect(config, checkpoint.format, inventory.keys())
@@ -52,7 +48,7 @@ def model_from_checkpoint(checkpoint: Checkpoint) -> Model:
 def _map_names(
     layout: Layout | None,
     config: dict[str, Any],
-    inventory: dict[str, TensorInfo] | Any,
+    inventory: Mapping[str, TensorInfo],
     source: str,
     notes: list[str],
 ) -> tuple[list[TensorRef], list[str]]:
