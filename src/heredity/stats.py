@@ -135,6 +135,15 @@ def spearman_perm_p(rho: float, n: int) -> float:
     return normal_sf(rho * math.sqrt(n - 1))
 
 
+def agreement_p(agree: int, rows: int, cols: int) -> float:
+    """p-value of ``agree`` rows mapped to the same column by two independent uniform one-to-one
+    assignments of ``rows`` rows into ``cols`` columns: the count of coincidences is close to
+    Poisson with mean ``rows / cols`` (exactly the fixed points of a random permutation when square)."""
+    if agree <= 0:
+        return 1.0
+    return clip_p(float(sps.poisson.sf(agree - 1, rows / max(cols, 1))))
+
+
 def hungarian(cost: np.ndarray) -> np.ndarray:
     """Minimum-cost assignment of every row to a distinct column (rows <= columns).
 

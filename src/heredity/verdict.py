@@ -35,6 +35,8 @@ def has_power(e: Evidence) -> bool:
     """Whether a test ran on enough of the main weights that its silence means something."""
     if e.test == "matching":
         return int(e.detail.get("layers_compared", 0)) >= MIN_MATCHED_LAYERS
+    if e.test == "experts":
+        return len(e.detail.get("per_expert", {})) >= MIN_MATCHED_LAYERS
     if e.test == "vectors":
         return int(e.detail.get("vectors_compared", 0)) >= MIN_VECTORS
     return False

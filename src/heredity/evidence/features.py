@@ -15,6 +15,7 @@ import numpy as np
 from heredity.errors import NotApplicableError
 from heredity.layouts.model import Model, ModelSpec
 from heredity.layouts.roles import Role
+from heredity.stats import is_constant
 
 
 @runtime_checkable
@@ -103,11 +104,10 @@ class ModelFeatures:
             self._hashes = {}
             for ref in self.model.refs:
                 w = self.model.load(ref)
-                constant = bool(w.size == 0 or np.ptp(w) == 0)
-                self._hashes[role_key(*ref.key)] = (hash_array(w), int(w.size), constant)
+                self._hashes[role_key(*ref.key)] = (hash_array(w), int(w.size), is_constant(w))
         return self._hashes
 
-    def keys(self) -> list[str]:
+    def tensor_keys(self) -> list[str]:
         """Every canonical tensor key, without reading anything."""
         return [role_key(*r.key) for r in self.model.refs]
 

@@ -46,7 +46,7 @@ def _full_hashes(f: Features, keys: list[str]) -> Hashed:
 
 def _shapes(f: Features) -> dict[str, int]:
     if isinstance(f, ModelFeatures):
-        return {k: f.numel(k) for k in f.keys()}
+        return {k: f.numel(k) for k in f.tensor_keys()}
     return {k: v[1] for k, v in f.tensor_hashes().items()}
 
 

@@ -4,12 +4,18 @@ After Zhu et al. 2025 ("Independence testing for language models").  For each pa
 neurons of A are matched to neurons of B by an optimal assignment (Hungarian, cost ``-|cos|``) twice:
 once on gate rows, once on up rows, both in A's residual basis (:mod:`heredity.evidence.align`).  If B
 descends from A, both assignments recover the same neuron correspondence; if the models are independent,
-each assignment is noise and the two are unrelated.  The statistic is the Spearman correlation of the
-two assignments (and, reported beside it, the fraction of neurons on which they agree exactly).
+each assignment is noise and the two are unrelated.
 
-Null, and what it assumes: the two assignments are independent uniform orderings, giving the Spearman
-null ``rho * sqrt(k - 1) ~ N(0, 1)``.  That holds when B's gate and up rows carry no common structure
-that A's also carries.  Two things could break it, and both are removed before matching:
+Statistic: the number of neurons on which the two assignments agree exactly.  Zhu et al. use the
+Spearman correlation of the two assignments; we report it per layer, but do not test with it: B's
+neuron labels are arbitrary, so how *close* two wrong indices are is label noise (on two real
+independent models it produced a per-layer p of 0.003), while the agreement count does not depend on
+B's labelling at all and is far more powerful (10% agreement among 512 neurons gives p ~ 1e-67).
+
+Null, and what it assumes: the two assignments are independent uniform one-to-one maps, so agreements
+are nearly Poisson with mean ``rows / cols`` (:func:`heredity.stats.agreement_p`).  That holds when B's
+gate and up rows carry no common structure that A's also carries.  Two things could break it, and both
+are removed before matching:
 
 * a direction shared by all rows (outlier channels): every matrix has its mean row subtracted;
 * per-neuron coupling of gate and up (a neuron's up row partly parallel to its gate row, as training
@@ -34,7 +40,7 @@ from heredity.evidence.features import Features, require_weights
 from heredity.evidence.registry import register
 from heredity.layouts.roles import Role
 from heredity.results import Evidence
-from heredity.stats import fisher_combine, hungarian, spearman, spearman_perm_p
+from heredity.stats import agreement_p, fisher_combine, hungarian, spearman, spearman_perm_p
 
 
 def prepare(gate: np.ndarray, up: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -68,8 +74,10 @@ def match_units(ga: np.ndarray, ua: np.ndarray, gb: np.ndarray, ub: np.ndarray, 
     pick = np.sort(rng.choice(ga.shape[0], size=k, replace=False))
     pg, pu = assign(ga[pick], gb), assign(ua[pick], ub)
     rho = spearman(pg, pu) if k >= 3 else 0.0
-    return {"spearman": rho, "agree": float(np.mean(pg == pu)), "rows": k, "wide": int(gb.shape[0]),
-            "p_value": spearman_perm_p(rho, k)}
+    agree = int(np.sum(pg == pu))
+    return {"agree": agree / k, "agree_count": agree, "rows": k, "wide": int(gb.shape[0]),
+            "p_value": agreement_p(agree, k, gb.shape[0]), "spearman": rho,
+            "spearman_p": spearman_perm_p(rho, k)}
 
 
 def mlp_pair(f: Features, layer: int) -> tuple[np.ndarray, np.ndarray]:
@@ -133,10 +141,10 @@ class MatchingTest(EvidenceTest):
         rho = float(np.mean([v["spearman"] for v in per_layer.values()]))
         agree = float(np.mean([v["agree"] for v in per_layer.values()]))
         rows = int(np.median([v["rows"] for v in per_layer.values()]))
-        summary = (f"{len(per_layer)} layers, {rows} neurons each: gate/up matchings agree on {agree:.1%} "
-                   f"of neurons, mean Spearman {rho:.3f}; combined p={p:.3g}")
-        z_needed = 4.9  # about p=1e-6 one-sided
-        power = (f"{len(per_layer)} layers x {rows} neurons: a Spearman of about "
-                 f"{z_needed / np.sqrt(max(len(per_layer) * (rows - 1), 1)):.2f} per layer would reach p<1e-6")
-        return self.evidence(rho, p, summary, per_layer=per_layer, agree=agree, hidden_alignment=hmap.method,
+        summary = (f"{len(per_layer)} layers, {rows} neurons each: gate- and up-based matchings agree on "
+                   f"{agree:.1%} of neurons (chance ~{1 / max(rows, 1):.1%}), mean Spearman {rho:.3f}; p={p:.3g}")
+        need = next(c for c in range(1, rows + 2) if c > rows or agreement_p(c, rows, rows) < 1e-6)
+        power = (f"{len(per_layer)} layers x {rows} neurons: {need} agreeing neurons ({need / max(rows, 1):.1%}) "
+                 f"in a single layer reach p<1e-6")
+        return self.evidence(agree, p, summary, statistic_name="mean fraction of neurons matched alike", per_layer=per_layer, agree=agree, hidden_alignment=hmap.method,
                              power=power, layers_compared=len(per_layer))

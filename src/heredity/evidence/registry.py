@@ -11,6 +11,9 @@ T = TypeVar("T", bound=type[EvidenceTest])
 
 TESTS: list[type[EvidenceTest]] = []
 
+#: Run order: strongest and cheapest first, descriptive last.
+ORDER = ("identical", "vectors", "matching", "experts", "layers", "attn_std")
+
 
 def register(cls: T) -> T:
     """Class decorator: add a test to :data:`TESTS` (names must be unique)."""
@@ -22,7 +25,8 @@ def register(cls: T) -> T:
 
 def names() -> list[str]:
     _load_all()
-    return [t.name for t in TESTS]
+    rank = {n: i for i, n in enumerate(ORDER)}
+    return sorted((t.name for t in TESTS), key=lambda n: rank.get(n, len(ORDER)))
 
 
 def get(name: str) -> type[EvidenceTest]:

@@ -21,6 +21,7 @@ statistic is the best monotone layer alignment's score, with a Monte-Carlo null 
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 import numpy as np
@@ -76,7 +77,7 @@ class Pair:
 def collect(a: Features, b: Features, roles: tuple[Role, ...], pairs: list[tuple[int, int]],
             skipped: list[str]) -> list[Pair]:
     """Pairs of non-constant, equal-length vectors for ``roles`` over the layer ``pairs``."""
-    out = []
+    out: list[Pair] = []
     for role in roles:
         for la, lb in pairs:
             if a.has(role, la) and b.has(role, lb):
@@ -207,7 +208,7 @@ class VectorsTest(EvidenceTest):
             groups[f"heads@{layer}"] = {"p_value": pv, "statistic": stat, "vectors": len(members)}
         return found
 
-    def _result(self, groups: dict[str, dict[str, object]], compared: list[Pair], untested: dict[str, object],
+    def _result(self, groups: dict[str, dict[str, object]], compared: list[Pair], untested: Mapping[str, object],
                 skipped: list[str], pairing: str) -> Evidence:
         p = fisher_combine([float(g["p_value"]) for g in groups.values()])  # type: ignore[arg-type]
         per_vector = {pr.key: pr.row() for pr in compared}

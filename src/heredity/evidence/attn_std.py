@@ -1,0 +1,73 @@
+"""`attn_std`: the public HonestAGI fingerprint, reproduced, and labelled descriptive.
+
+For each layer, the standard deviation of the q, k, v and o weight matrices; each of the four curves
+is normalised (z-scored over layers); the statistic is the Pearson correlation of the concatenated
+curves of A and B.  When depths differ, B's curves are linearly interpolated onto A's depth (relative
+position ``i / (L - 1)``) before normalising.
+
+Why descriptive: std curves follow depth trends that any model of a recipe shares (0.91 for the
+unrelated deepseek-llm-7b vs llama2-7b), and there is no exchangeable unit to permute, so no valid
+p-value exists.  The p-value reported is the naive Pearson t-test one, shown for comparison only.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from scipy import stats as sps
+
+from heredity.errors import NotApplicableError
+from heredity.evidence.base import EvidenceTest
+from heredity.evidence.features import Features
+from heredity.evidence.registry import register
+from heredity.layouts.roles import Role
+from heredity.results import Evidence
+
+ROLES = (Role.Q, Role.K, Role.V, Role.O)
+
+
+def curve(f: Features, role: Role) -> np.ndarray:
+    """Per-layer std of ``role`` over all layers (NaN where a layer lacks it)."""
+    stds = f.layer_std(role)
+    return np.array([stds.get(i, np.nan) for i in range(f.spec.layers)], dtype=np.float64)
+
+
+def resample(c: np.ndarray, length: int) -> np.ndarray:
+    if c.size == length:
+        return c
+    return np.interp(np.linspace(0, 1, length), np.linspace(0, 1, c.size), c)
+
+
+def zscore(c: np.ndarray) -> np.ndarray:
+    sd = float(np.std(c))
+    return (c - c.mean()) / sd if sd > 0 else c - c.mean()
+
+
+@register
+class AttnStdTest(EvidenceTest):
+    """Pearson correlation of normalised per-layer attention std curves (HonestAGI)."""
+
+    name = "attn_std"
+    descriptive = True
+
+    def run(self, a: Features, b: Features) -> Evidence:
+        ca, cb, used = {}, {}, []
+        for role in ROLES:
+            if a.layers_with(role) and b.layers_with(role):
+                x, y = curve(a, role), curve(b, role)
+                if np.isfinite(x).all() and np.isfinite(y).all():
+                    ca[role.value], cb[role.value] = x, y
+                    used.append(role.value)
+        if not used or a.spec.layers < 2 or b.spec.layers < 2:
+            raise NotApplicableError("needs q/k/v/o in every layer of both models and at least 2 layers")
+        length = a.spec.layers
+        xa = np.concatenate([zscore(ca[r]) for r in used])
+        xb = np.concatenate([zscore(resample(cb[r], length)) for r in used])
+        r = float(np.corrcoef(xa, xb)[0, 1]) if np.std(xa) > 0 and np.std(xb) > 0 else 0.0
+        naive_p = float(sps.pearsonr(xa, xb).pvalue) if xa.size > 2 and np.std(xa) * np.std(xb) > 0 else 1.0
+        return self.evidence(
+            r, naive_p, f"HonestAGI attention-std correlation {r:.3f} over {'/'.join(used)} "
+            f"({length} layers{', B resampled' if b.spec.layers != length else ''}); descriptive only",
+            curves_a={k: np.round(v, 6) for k, v in ca.items()}, curves_b={k: np.round(v, 6) for k, v in cb.items()},
+            roles=used, p_value_method="naive Pearson t-test; not valid for lineage (no exchangeable units)",
+            published_null="0.91 for unrelated deepseek-llm-7b vs llama2-7b (public dispute, 2025)",
+        )

@@ -1,0 +1,141 @@
+"""`experts`: lineage through mixture-of-experts layers.
+
+* **MoE vs dense** (upcycling, e.g. a dense FFN copied or sliced into experts): each sampled expert's
+  neurons are matched to the dense FFN's neurons with the `matching` procedure (gate- and up-based
+  assignments must agree beyond chance).  Copies agree on nearly all neurons; fine-grained slices
+  (expert width < dense width) agree on the sliced neurons, since rows are taken from the narrower side.
+* **MoE vs MoE**: each sampled expert of A is matched against all experts of B stacked together, so
+  relabelled experts are found wherever they are.
+* **Upcycling signature** (descriptive, about each MoE side alone): pairs of experts in one layer that
+  are near-copies of each other (within each group for MoGE).
+
+Per-(layer, expert) p-values share the dense side, so they are combined with the Cauchy method, which
+stays valid under dependence.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from heredity.errors import NotApplicableError
+from heredity.evidence import layers as layers_mod
+from heredity.evidence.align import HiddenMap, align_hidden
+from heredity.evidence.base import EvidenceTest
+from heredity.evidence.features import Features, require_weights
+from heredity.evidence.matching import match_units, mlp_pair, sample_layers
+from heredity.evidence.registry import register
+from heredity.layouts.roles import Role
+from heredity.results import Evidence
+from heredity.stats import cauchy_combine
+
+MAX_STACKED_ROWS = 65536  # MoE vs MoE: cap on B's stacked expert rows
+
+
+def expert_ids(f: Features, layer: int) -> list[int]:
+    n = f.spec.experts or 0
+    return [e for e in range(n) if f.has(Role.EXPERT_GATE, layer, e) and f.has(Role.EXPERT_UP, layer, e)]
+
+
+def expert_pair(f: Features, layer: int, e: int) -> tuple[np.ndarray, np.ndarray]:
+    return f.matrix(Role.EXPERT_GATE, layer, e), f.matrix(Role.EXPERT_UP, layer, e)
+
+
+def is_moe(f: Features) -> bool:
+    return bool(f.spec.experts) and bool(f.layers_with(Role.EXPERT_GATE))
+
+
+def pick(ids: list[int], k: int) -> list[int]:
+    if len(ids) <= k:
+        return ids
+    return [ids[i] for i in np.unique(np.linspace(0, len(ids) - 1, k).round().astype(int))]
+
+
+@register
+class ExpertsTest(EvidenceTest):
+    """Experts matched to a dense FFN or to another model's experts; upcycling signature."""
+
+    name = "experts"
+    needs_weights = True
+
+    def __init__(self, seed: int = 0, max_rows: int = 256, max_layers: int = 4, max_experts: int = 4) -> None:
+        super().__init__(seed)
+        self.max_rows, self.max_layers, self.max_experts = max_rows, max_layers, max_experts
+
+    def run(self, a: Features, b: Features) -> Evidence:
+        require_weights(a, "experts")
+        require_weights(b, "experts")
+        if not (is_moe(a) or is_moe(b)):
+            raise NotApplicableError("neither model has experts")
+        swapped = not is_moe(a)
+        moe, other = (b, a) if swapped else (a, b)
+        pairs = [(lb, la) if swapped else (la, lb) for la, lb in layers_mod.layer_pairs(a, b)[0]]
+        pairs = [(lm, lo) for lm, lo in pairs if expert_ids(moe, lm)]
+        hmap = align_hidden(moe, other)
+        rng = np.random.default_rng(self.seed)
+        rows = self._cross(moe, other, sample_layers(pairs, self.max_layers), hmap, rng)
+        if not rows:
+            raise NotApplicableError("no paired layer has experts on one side and an MLP or experts on the other")
+        return self._result(rows, moe, other, swapped, hmap, rng)
+
+    def _cross(self, moe: Features, other: Features, pairs: list[tuple[int, int]], hmap: HiddenMap,
+               rng: np.random.Generator) -> dict[str, dict[str, float]]:
+        out = {}
+        for lm, lo in pairs:
+            target = self._target(other, lo)
+            if target is None:
+                continue
+            gb, ub = hmap.apply_b(target[0]), hmap.apply_b(target[1])
+            for e in pick(expert_ids(moe, lm), self.max_experts):
+                ga, ua = expert_pair(moe, lm, e)
+                r = match_units(hmap.apply_a(ga), hmap.apply_a(ua), gb, ub, rng, self.max_rows)
+                out[f"{lm}#{e}~{lo}"] = {k: round(float(v), 6) for k, v in r.items()}
+        return out
+
+    def _target(self, f: Features, layer: int) -> tuple[np.ndarray, np.ndarray] | None:
+        """The other side's rows: its dense MLP, or all its experts stacked."""
+        if f.has(Role.MLP_GATE, layer) and f.has(Role.MLP_UP, layer):
+            return mlp_pair(f, layer)
+        ids = expert_ids(f, layer)
+        if not ids:
+            return None
+        gs, us, total = [], [], 0
+        for e in ids:
+            g, u = expert_pair(f, layer, e)
+            if total + g.shape[0] > MAX_STACKED_ROWS:
+                break
+            gs.append(g)
+            us.append(u)
+            total += g.shape[0]
+        return np.concatenate(gs), np.concatenate(us)
+
+    def _result(self, rows: dict[str, dict[str, float]], moe: Features, other: Features, swapped: bool,
+                hmap: HiddenMap, rng: np.random.Generator) -> Evidence:
+        p = cauchy_combine([r["p_value"] for r in rows.values()])
+        agree = float(np.mean([r["agree"] for r in rows.values()]))
+        kind = "MoE vs MoE" if is_moe(other) else "MoE vs dense"
+        side = "B" if swapped else "A"
+        summary = (f"{kind}: {len(rows)} experts of {side} matched; gate/up matchings agree on {agree:.1%} "
+                   f"of neurons; p={p:.3g}")
+        return self.evidence(agree, p, summary, per_expert=rows, kind=kind, moe_side=side,
+                             hidden_alignment=hmap.method, upcycling=self._upcycling(moe, rng))
+
+    def _upcycling(self, f: Features, rng: np.random.Generator) -> dict[str, object]:
+        """Are experts in one layer near-copies of each other (within a group for MoGE)?"""
+        layers = f.layers_with(Role.EXPERT_GATE)
+        if not layers:
+            return {}
+        layer = layers[len(layers) // 2]
+        ids = expert_ids(f, layer)
+        groups = f.spec.expert_groups or 1
+        per_group = max(len(ids) // groups, 1)
+        found = {}
+        for g in range(groups):
+            members = ids[g * per_group:(g + 1) * per_group]
+            if len(members) >= 2:
+                ga, ua = expert_pair(f, layer, members[0])
+                gb, ub = expert_pair(f, layer, members[1])
+                r = match_units(ga, ua, gb, ub, rng, self.max_rows)
+                found[f"group{g}:{members[0]}~{members[1]}"] = {"agree": round(r["agree"], 4),
+                                                               "p_value": r["p_value"]}
+        copies = any(v["p_value"] < 1e-6 for v in found.values())
+        return {"layer": layer, "pairs": found, "experts_are_copies": copies}

@@ -1,0 +1,58 @@
+"""The :class:`Fingerprint`: what a model leaves behind when its weights are gone.
+
+It holds the 1-D vectors (norms, biases), per-layer standard deviations of every weight matrix, and a
+hash of every canonical tensor.  That is enough for the `identical`, `vectors`, `layers` and `attn_std`
+tests; `matching` and `experts` need rows of weight matrices and say so when given a fingerprint.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from heredity.errors import NotApplicableError
+from heredity.evidence.features import parse_role_key, role_key
+from heredity.layouts.model import ModelSpec
+from heredity.layouts.roles import Role
+
+SCHEMA = "heredity.fingerprint/1"
+
+
+@dataclass
+class Fingerprint:
+    """A model's fingerprint; implements :class:`heredity.evidence.features.Features`."""
+
+    source: str
+    spec: ModelSpec
+    keys: list[str]  # every canonical tensor key the model had
+    vectors: dict[str, np.ndarray] = field(default_factory=dict)  # key -> 1-D float32
+    std: dict[str, dict[int, float]] = field(default_factory=dict)  # role -> layer -> std
+    hashes: dict[str, tuple[str, int, bool]] = field(default_factory=dict)  # key -> (sha256, numel, constant)
+    params: int | None = None
+    is_fingerprint: bool = True
+
+    def __post_init__(self) -> None:
+        self._parsed = {parse_role_key(k) for k in self.keys}
+
+    def has(self, role: Role, layer: int | None = None, expert: int | None = None) -> bool:
+        return (role, layer, expert) in self._parsed
+
+    def layers_with(self, role: Role) -> list[int]:
+        return sorted({layer for r, layer, _ in self._parsed if r == role and layer is not None})
+
+    def vector(self, role: Role, layer: int | None = None) -> np.ndarray:
+        key = role_key(role, layer)
+        if key not in self.vectors:
+            raise NotApplicableError(f"the fingerprint holds no vector '{key}'")
+        return self.vectors[key]
+
+    def matrix(self, role: Role, layer: int | None = None, expert: int | None = None) -> np.ndarray:
+        raise NotApplicableError(f"'{role_key(role, layer, expert)}' needs full weights; a fingerprint "
+                                 "holds only vectors and statistics")
+
+    def layer_std(self, role: Role) -> dict[int, float]:
+        return dict(self.std.get(role.value, {}))
+
+    def tensor_hashes(self) -> dict[str, tuple[str, int, bool]]:
+        return self.hashes
