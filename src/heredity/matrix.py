@@ -163,18 +163,15 @@ def compare_all(sources: Sequence[str], engine: Engine, *, tests: list[str] | No
 
 
 class LibraryEngine:
-    """The default :class:`Engine`: :mod:`heredity.compare`, opening each model's features once when
-    the engine offers ``open_features`` (otherwise each comparison opens its sources itself)."""
-
-    def __init__(self) -> None:
-        import heredity.compare as engine
-
-        self._engine = engine
+    """The default :class:`Engine`: :mod:`heredity.compare`, with each model's features opened once
+    (``as_features``) and reused by every pair it takes part in."""
 
     def open(self, source: str) -> Any:
-        opener = getattr(self._engine, "open_features", None)
-        return source if opener is None else opener(source)
+        from heredity.compare import as_features
+
+        return as_features(source)
 
     def compare(self, a: Any, b: Any, *, tests: list[str] | None, seed: int) -> Comparison:
-        result: Comparison = self._engine.compare(a, b, tests=tests, seed=seed)
-        return result
+        from heredity.compare import compare
+
+        return compare(a, b, tests=tests, seed=seed)

@@ -18,10 +18,10 @@ from heredity.cli.main import main  # noqa: E402
 
 @pytest.fixture
 def engine(monkeypatch: pytest.MonkeyPatch) -> list[str]:
-    """A fake ``heredity.compare`` with ``open_features``; models named x* are unrelated to the rest."""
+    """A fake ``heredity.compare`` (``as_features`` + ``compare``); models named x* are unrelated to the rest."""
     opened: list[str] = []
 
-    def open_features(source: str) -> str:
+    def as_features(source: str) -> str:
         opened.append(source)
         return source
 
@@ -30,7 +30,7 @@ def engine(monkeypatch: pytest.MonkeyPatch) -> list[str]:
 
     module = types.ModuleType("heredity.compare")
     module.compare = compare  # type: ignore[attr-defined]
-    module.open_features = open_features  # type: ignore[attr-defined]
+    module.as_features = as_features  # type: ignore[attr-defined]
     monkeypatch.setitem(sys.modules, "heredity.compare", module)
     return opened
 

@@ -3,7 +3,7 @@
 The rule every command follows: stdout carries only the result (the JSON document with
 ``--format json``), so it can be piped; progress bars and "wrote FILE" notes go to stderr and are off
 with ``--quiet`` or when stderr is not a terminal.  Rich already drops colour when stdout is not a
-terminal or ``NO_COLOR`` is set.  Progress appears only for steps that run longer than a second, so
+terminal or ``NO_COLOR`` is set.  Progress appears only once work has run longer than a second, so
 fast commands print nothing extra.
 """
 
@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import shlex
 import sys
-import time
+import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -79,41 +79,56 @@ def command_line() -> str:
 
 
 class StepProgress:
-    """A ``(step, done, total)`` callback drawing rich progress bars on stderr for slow steps only."""
+    """A ``(step, done, total)`` callback drawing one rich progress bar on stderr.
+
+    The bar appears only once the work has run for ``delay`` seconds (a timer starts it), so fast
+    commands print nothing; the description follows the current step (e.g. the test being run).
+    """
 
     def __init__(self, enabled: bool, delay: float = PROGRESS_DELAY_S) -> None:
         self.enabled = enabled
         self.delay = delay
-        self._first_seen: dict[str, float] = {}
-        self._tasks: dict[str, TaskID] = {}
         self._progress: Progress | None = None
+        self._task: TaskID | None = None
+        self._timer: threading.Timer | None = None
+        self._lock = threading.Lock()
+        self._closed = False
+        self.shown = False
 
     def __call__(self, step: str, done: int, total: int) -> None:
-        if not self.enabled:
+        if not self.enabled or self._closed:
             return
-        started = self._first_seen.setdefault(step, time.monotonic())
-        if step not in self._tasks and (time.monotonic() - started < self.delay or done >= total):
-            return
-        progress = self._ensure_started()
-        if step not in self._tasks:
-            self._tasks[step] = progress.add_task(safe_name(step, 60), total=total)
-        progress.update(self._tasks[step], completed=done, total=total)
-
-    def _ensure_started(self) -> Progress:
         if self._progress is None:
             self._progress = Progress(
                 TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
                 console=stderr_console(), transient=True,
             )
-            self._progress.start()
-        return self._progress
+            self._task = self._progress.add_task(safe_name(step, 60), total=total)
+            self._timer = threading.Timer(self.delay, self._show)
+            self._timer.daemon = True
+            self._timer.start()
+        assert self._task is not None
+        self._progress.update(self._task, description=safe_name(step, 60), completed=done, total=total)
+
+    def _show(self) -> None:
+        with self._lock:
+            if not self._closed and self._progress is not None:
+                self._progress.start()
+                self.shown = True
+
+    def close(self) -> None:
+        with self._lock:
+            self._closed = True
+            if self._timer is not None:
+                self._timer.cancel()
+            if self._progress is not None and self.shown:
+                self._progress.stop()
 
     def __enter__(self) -> StepProgress:
         return self
 
     def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None) -> None:
-        if self._progress is not None:
-            self._progress.stop()
+        self.close()
 
 
 @contextmanager
