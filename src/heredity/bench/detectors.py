@@ -41,7 +41,7 @@ class Detector(Protocol):
         ...
 
 
-def test_outcome(ev: Evidence, threshold: float, lenient: float = LENIENT_P) -> Outcome:
+def evidence_outcome(ev: Evidence, threshold: float, lenient: float = LENIENT_P) -> Outcome:
     """One evidence test used alone: related below ``threshold``, independent at or above ``lenient``."""
     if not ev.applicable or ev.p_value is None or math.isnan(ev.p_value):
         return Outcome("inconclusive", None, 0.0, ev.seconds, note=ev.reason or "no p-value")
@@ -67,7 +67,7 @@ def comparison_outcomes(comp: Comparison) -> dict[str, Outcome]:
         if ev.test == ATTN_STD:
             out[ATTN_STD] = attn_std_outcome(ev)
         elif not ev.descriptive:
-            out[ev.test] = test_outcome(ev, v.threshold)
+            out[ev.test] = evidence_outcome(ev, v.threshold)
     return out
 
 
