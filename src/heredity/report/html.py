@@ -19,6 +19,8 @@ from heredity.report.figures import Figure, figures_for
 from heredity.report.html_page import esc, page, table
 from heredity.results import Comparison, ModelSummary
 
+OPEN_TENSOR_LIST = 20  # longer tensor lists start folded (the JSON twin and the page still hold them all)
+
 
 def verdict_section(comp: Comparison) -> str:
     """Label and sentence, combined p-value in numbers and in words, why, and power."""
@@ -96,7 +98,8 @@ def provenance_section(comp: Comparison) -> str:
     ]
     rows, have = _hash_rows(comp)
     note = "" if have else '<p class="note">The engine did not record tensor hashes for this comparison; names only.</p>'
-    hashes = f"<details open><summary>{len(rows)} tensors read (sha256)</summary>{note}{table(['side', 'tensor', 'sha256'], rows)}</details>"
+    state = " open" if len(rows) <= OPEN_TENSOR_LIST else ""
+    hashes = f"<details{state}><summary>{len(rows)} tensors read (sha256)</summary>{note}{table(['side', 'tensor', 'sha256'], rows)}</details>"
     return "<h2>Provenance</h2>" + table(["", ""], facts) + hashes
 
 

@@ -24,7 +24,7 @@ h1{font-size:1.5em;margin-bottom:.2em}h2{font-size:1.2em;margin-top:1.8em;border
 .label.related{color:#c0392b}.label.independent{color:#1e8449}.label.inconclusive{color:#b9770e}
 table{border-collapse:collapse;margin:.6em 0;font-size:.92em}
 th,td{border-bottom:1px solid #e3e7ec;padding:.3em .7em;text-align:left;vertical-align:top}
-td.num{text-align:right;font-variant-numeric:tabular-nums}
+td.num{text-align:right;font-variant-numeric:tabular-nums;white-space:nowrap}
 code,.mono{font-family:ui-monospace,Menlo,Consolas,monospace;font-size:.88em;word-break:break-all}
 .plots{display:flex;flex-wrap:wrap;gap:1.2em 2em;align-items:flex-start}
 figure{margin:.6em 0;max-width:100%}figure svg{max-width:100%;height:auto}
