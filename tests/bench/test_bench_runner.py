@@ -109,7 +109,7 @@ def test_comparison_outcomes_split_combined_tests_and_baseline() -> None:
                 Evidence("attn_std", True, statistic=0.93, p_value=0.2, descriptive=True))
     comp = Comparison(m, m, evidence, Verdict("related", 2e-12, "s", "r"), seconds=3.0)
     out = comparison_outcomes(comp)
-    assert set(out) == {"heredity", "vectors", "matching", "attn_std"}
+    assert set(out) == {"heredity", "vectors", "matching", "spectra", "attn_std"}
     assert out["heredity"].verdict == "related" and out["heredity"].seconds == 3.0
     assert out["vectors"].verdict == "related" and out["matching"].verdict == "independent"
     assert (out["attn_std"].verdict, out["attn_std"].score, out["attn_std"].p_value) == ("related", 0.93, 0.2)

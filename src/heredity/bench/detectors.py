@@ -3,8 +3,8 @@
 One ``heredity.compare`` call per pair yields several detectors at once:
 
 * ``heredity`` — the combined verdict and its p-value, as ``heredity compare`` reports it.
-* one detector per non-descriptive evidence test (``identical``, ``vectors``, ``matching``, ``layers``,
-  ``experts``, ...) — that test alone, read with the verdict's own rules for one test: ``related`` when
+* one detector per evidence test (``identical``, ``vectors``, ``matching``, ``layers``, ``experts``, ...;
+  descriptive tests included, since measuring them is what a benchmark is for) — that test alone, read with the verdict's own rules for one test: ``related`` when
   its p-value is below the verdict's threshold (1e-6), ``inconclusive`` when it is below the verdict's
   lenient level (0.05) but not the threshold, or when the test was not applicable, ``independent``
   otherwise.  So each row of the table says what the test would decide if it were the only one.
@@ -66,7 +66,7 @@ def comparison_outcomes(comp: Comparison) -> dict[str, Outcome]:
     for ev in comp.evidence:
         if ev.test == ATTN_STD:
             out[ATTN_STD] = attn_std_outcome(ev)
-        elif not ev.descriptive:
+        else:  # descriptive tests too: the benchmark is where their power is measured
             out[ev.test] = evidence_outcome(ev, v.threshold)
     return out
 

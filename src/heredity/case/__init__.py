@@ -1,0 +1,1 @@
+"""heredity.case: worked case studies with known ground truth."""
