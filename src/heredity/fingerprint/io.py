@@ -66,7 +66,7 @@ def load(path: str | Path) -> Fingerprint:
         raise CorruptCheckpointError(f"not a {SCHEMA} file", path=path, fix=FIX)
     try:
         return _build(doc, path)
-    except (KeyError, TypeError, ValueError) as exc:
+    except (KeyError, IndexError, TypeError, ValueError, AttributeError) as exc:
         raise CorruptCheckpointError(f"malformed fingerprint ({exc.__class__.__name__})", path=path, fix=FIX) from None
 
 
