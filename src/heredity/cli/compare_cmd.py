@@ -24,8 +24,12 @@ def emit(comp: Comparison, fmt: str, output: str | None, quiet: bool) -> None:
     """Terminal format to a terminal keeps colour; everything else is written as text."""
     from heredity.report import render, terminal
 
-    if fmt == "terminal" and output is None:
-        terminal.render(comp, out.stdout_console())
+    console = out.stdout_console()
+    if fmt == "terminal" and output is None and console.is_terminal:
+        terminal.render(comp, console)
+        return
+    if fmt == "terminal" and output is None:  # a pipe: plain text at the console's width
+        out.write_text(terminal.render_text(comp, width=console.width), None)
         return
     out.write_text(render.render_as(comp, fmt), output)
     if output is not None:

@@ -30,6 +30,7 @@ def _register() -> None:
     from heredity.cli import forge_cmd; cli.add_command(forge_cmd.command)  # noqa: E702, I001
     from heredity.cli import compare_cmd, report_cmd; cli.add_command(compare_cmd.command); cli.add_command(report_cmd.command)  # noqa: E702, I001
     from heredity.cli import matrix_cmd; cli.add_command(matrix_cmd.command)  # noqa: E702, I001
+    from heredity.cli import fingerprint_cmd; cli.add_command(fingerprint_cmd.command)  # noqa: E702, I001
     from heredity.cli import bench_cmd; cli.add_command(bench_cmd.command)  # noqa: E702, I001
     from heredity.cli import case_cmd; cli.add_command(case_cmd.command)  # noqa: E702, I001
 
