@@ -124,3 +124,16 @@ def test_config_beside_must_be_an_object(tmp_path: Path) -> None:
     (tmp_path / "config.json").write_text("[1, 2]")
     with pytest.raises(CorruptCheckpointError, match=r"config\.json.*not a JSON object"):
         open_safetensors(path)
+
+
+def test_reads_stay_correct_after_pages_are_released(tmp_path: Path) -> None:
+    """read() unmaps the pages it copied; a second read (and a raw view) must see the same bytes."""
+    a = (
+        np.random.default_rng(1).standard_normal((512, 1024)).astype(np.float32)
+    )  # 2 MB: above the release size
+    with open_safetensors(save_safetensors({"a": a}, tmp_path / "big.safetensors")) as ckpt:
+        view = ckpt.read_raw("a", rows=slice(100, 300))
+        np.testing.assert_array_equal(ckpt.read("a"), a)
+        np.testing.assert_array_equal(ckpt.read("a", rows=slice(3, 400)), a[3:400])
+        np.testing.assert_array_equal(view, a[100:300])
+        np.testing.assert_array_equal(ckpt.read("a"), a)

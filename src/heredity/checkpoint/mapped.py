@@ -21,6 +21,8 @@ from heredity.checkpoint.dtypes import SAFETENSORS_DTYPES, to_float32
 from heredity.checkpoint.scan import note_nonfinite
 from heredity.errors import InputError, safe_name
 
+_RELEASE_MIN = 64 << 10  # smaller reads are not worth a system call
+
 
 @dataclass(frozen=True)
 class Span:
@@ -72,11 +74,15 @@ class MappedCheckpoint(Checkpoint):
         row_bytes = (span.stop - span.start) // span.shape[0] if span.shape[0] else 0
         return span.start + lo * row_bytes, (hi - lo, *span.shape[1:]), step
 
-    def read_raw(self, name: str, rows: slice | None = None) -> np.ndarray:
-        """Stored elements of ``name`` (or of some rows), unconverted: a read-only view on the map."""
+    def _window(self, name: str, rows: slice | None) -> tuple[Span, int, tuple[int, ...], int]:
         self.info(name)
         span = self._spans[name]
         start, shape, step = (span.start, span.shape, 1) if rows is None else self._row_window(span, rows)
+        return span, start, shape, step
+
+    def read_raw(self, name: str, rows: slice | None = None) -> np.ndarray:
+        """Stored elements of ``name`` (or of some rows), unconverted: a read-only view on the map."""
+        span, start, shape, step = self._window(name, rows)
         count = int(np.prod(shape, dtype=np.int64))
         dtype = SAFETENSORS_DTYPES[span.dtype]
         raw = np.frombuffer(self._map(span.file), dtype=dtype, count=count, offset=start).reshape(shape)
@@ -84,8 +90,20 @@ class MappedCheckpoint(Checkpoint):
 
     def read(self, name: str, rows: slice | None = None) -> np.ndarray:
         out = to_float32(self.read_raw(name, rows))
+        span, start, shape, _ = self._window(name, rows)
+        self._release(
+            span.file, start, int(np.prod(shape, dtype=np.int64)) * SAFETENSORS_DTYPES[span.dtype].itemsize
+        )
         note_nonfinite(self, name, out)
         return out
+
+    def _release(self, file: Path, start: int, length: int) -> None:
+        """Unmap the pages just copied (the OS page cache keeps them), so that reading a whole model
+        does not grow this process's resident set by the model's size."""
+        if length < _RELEASE_MIN or not hasattr(mmap, "MADV_DONTNEED"):
+            return
+        lo = start - start % mmap.PAGESIZE
+        self._maps[file].madvise(mmap.MADV_DONTNEED, lo, start + length - lo)
 
     def close(self) -> None:
         self._closed = True

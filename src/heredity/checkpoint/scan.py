@@ -13,7 +13,7 @@ import numpy as np
 from heredity.checkpoint.base import Checkpoint
 from heredity.errors import safe_name
 
-CHUNK_BYTES = 64 << 20  # float32 bytes per read when scanning
+CHUNK_BYTES = 2 << 20  # float32 bytes per read when scanning: small enough for malloc to reuse
 
 
 def note_nonfinite(ckpt: Checkpoint, name: str, values: np.ndarray) -> None:
