@@ -28,10 +28,11 @@ def command(models: tuple[str, ...], fmt: str, output: str | None, tests: str | 
     with out.progress(quiet) as bar:
         result = compare_all(list(models), LibraryEngine(), tests=out.split_names(tests), seed=seed, progress=bar)
     result = dataclasses.replace(result, command=out.command_line())
-    if fmt == "terminal" and output is None:
-        matrix_render.render(result, out.stdout_console())
+    console = out.stdout_console()
+    if fmt == "terminal" and output is None and console.is_terminal:
+        matrix_render.render(result, console)
         return
-    renderers = {"terminal": matrix_render.render_text, "json": matrix_render.render_json, "html": matrix_render.render_html}
+    renderers = {"terminal": lambda r: matrix_render.render_text(r, width=console.width), "json": matrix_render.render_json, "html": matrix_render.render_html}
     out.write_text(renderers[fmt](result), output)
     if output is not None:
         out.note(f"wrote {output} ({len(result.roots)} lineage group(s))", quiet)
