@@ -83,3 +83,20 @@ def test_matrix_report_renders_offline_in_chromium(tmp_path: Path) -> None:
     boxes = seen["boxes"]
     assert isinstance(boxes, list) and len(boxes) == 2 and all(w > 0 and h > 0 for w, h, _ in boxes)
     assert seen["twin"] == result.to_dict()
+
+
+REAL = Path(__file__).resolve().parents[2].parent / "shared" / "realmodels" / "llama2xs"
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not (REAL / "ckpt.pt").exists(), reason="real models missing from ../shared/realmodels")
+def test_real_report_renders_offline_in_chromium(tmp_path: Path) -> None:
+    from heredity.cli.main import main
+
+    report = tmp_path / "real.html"
+    assert main(["report", str(REAL / "ckpt.pt"), str(REAL / "model.bin"), "-o", str(report), "-q"]) == 0
+    seen = _open(report, tmp_path / "real.png")
+    assert seen["requests"] == [report.as_uri()] and seen["errors"] == []
+    assert str(seen["verdict"]).startswith("RELATED")
+    boxes = seen["boxes"]
+    assert isinstance(boxes, list) and len(boxes) >= 5 and all(w > 0 and h > 0 for w, h, _ in boxes)
