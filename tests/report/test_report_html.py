@@ -71,3 +71,15 @@ def test_bad_plot_data_becomes_notes_not_crashes() -> None:
     )
     page = html.render(dataclasses.replace(comp, evidence=odd))
     assert page.count('class="note"') >= 4 and "<svg" not in page
+
+
+def test_inconclusive_without_p_value_is_explained() -> None:
+    from heredity.report import terminal
+    from heredity.results import Verdict
+
+    verdict = Verdict("inconclusive", None, "No lineage test could run on these models.", reason="unknown family")
+    comp = report_samples.comparison(verdict=verdict, evidence=(Evidence("vectors", False, reason="no vectors"),))
+    page = html.render(comp)
+    assert 'class="verdict inconclusive"' in page and "no combined p-value (no test could run)" in page
+    assert "No test that ran stored plot data." in page
+    assert terminal.render_text(comp).startswith("INCONCLUSIVE: No lineage test could run on these models.  (combined p = -)")
