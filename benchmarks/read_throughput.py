@@ -8,6 +8,9 @@ Generates a sharded bf16 checkpoint (default about 2 GB) in a child process, the
 
 The page cache cannot be dropped without root, so (c) runs once to warm it, then (b) and (c) are
 timed warm, both from memory.  Peak RSS is this process's (the generator runs in a child).
+Why (b) trails (c): both pay the kernel's page transfer (mapping faults vs. copy), and (b) also
+widens bf16 to float32 (twice the bytes written), checks for NaN/Inf and reduces; measured on
+one core, the widening alone costs about as much as the transfer.
 
     python benchmarks/read_throughput.py [--gb 2] [--shard-gb 0.5] [--dir PATH] [--keep]
 """
@@ -37,6 +40,7 @@ HIDDEN, FFN = 2048, 5632  # a 1B-class llama layer: q,k,v,o [H,H] + gate,up [F,H
 LAYER_SHAPES = {"q": (HIDDEN, HIDDEN), "k": (HIDDEN, HIDDEN), "v": (HIDDEN, HIDDEN), "o": (HIDDEN, HIDDEN),
                 "gate": (FFN, HIDDEN), "up": (FFN, HIDDEN), "down": (HIDDEN, FFN)}  # fmt: skip
 READ_CHUNK = 2 << 20  # float32 bytes per read() in (b): small chunks keep malloc reusing memory
+_ONES = np.ones(READ_CHUNK // 4, np.float32)
 FILE_CHUNK = 16 << 20  # bytes per readinto() in (c)
 
 
@@ -80,12 +84,17 @@ def plain_read(files: list[Path]) -> tuple[float, float, int]:
     return time.perf_counter() - t0, time.process_time() - c0, total
 
 
+def _total(x: np.ndarray) -> float:
+    """Sum of a 1-D float32 chunk as a BLAS dot with ones: about 3x faster than ``ndarray.sum``."""
+    return float(np.dot(x, _ONES[: x.size])) if x.size <= _ONES.size else float(x.sum())
+
+
 def tensor_stats(ckpt: Checkpoint, name: str) -> tuple[float, float]:
     """Mean and std of one tensor, read in float32 row chunks."""
     n, s, ss = 0, 0.0, 0.0
     for rows in row_chunks(ckpt.tensors[name].shape, READ_CHUNK):
         x = ckpt.read(name, rows=rows).reshape(-1)
-        n, s, ss = n + x.size, s + float(x.sum()), ss + float(np.dot(x, x))  # float32 pairwise sums
+        n, s, ss = n + x.size, s + _total(x), ss + float(np.dot(x, x))
     mean = s / max(n, 1)
     return mean, max(ss / max(n, 1) - mean * mean, 0.0) ** 0.5
 
