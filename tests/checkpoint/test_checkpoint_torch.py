@@ -89,3 +89,12 @@ def test_closed_checkpoint_refuses_reads(tmp_path: Path) -> None:
     ckpt.close()
     with pytest.raises(InputError, match="closed"):
         ckpt.read("norm")
+
+
+def test_reads_are_fresh_copies(tmp_path: Path) -> None:
+    """float32 tensors convert without a copy in torch; read() must still hand out its own array."""
+    torch.save({"w": torch.ones(3, 2)}, tmp_path / "m.pt")
+    with open_torch(tmp_path / "m.pt") as ckpt:
+        first = ckpt.read("w")
+        first *= 5
+        np.testing.assert_array_equal(ckpt.read("w"), np.ones((3, 2), np.float32))

@@ -121,7 +121,8 @@ class TorchCheckpoint(Checkpoint):
             if t.dim() == 0:
                 raise InputError(f"tensor '{safe_name(name)}' is a scalar; it has no rows", path=self.source)
             t = t[rows]
-        out = np.asarray(t.detach().to(dtype=_torch().float32).numpy(), dtype=np.float32, order="C")
+        # always a fresh copy: a float32 tensor converts without copying and would alias the file map
+        out = np.array(t.detach().to(dtype=_torch().float32).numpy(), dtype=np.float32, order="C", copy=True)
         note_nonfinite(self, name, out)
         return out
 
@@ -147,28 +148,33 @@ def open_torch(path: str | os.PathLike[str]) -> TorchCheckpoint:
 
 
 def _config(path: Path, model_args: dict[str, Any], tensors: dict[str, Any]) -> dict[str, Any]:
-    """``config.json`` beside the file if any, else one synthesised from llama2.c/nanoGPT ``model_args``."""
+    """``config.json`` beside the file if any, else one synthesised from llama2.c/nanoGPT ``model_args``
+    (kept whole under ``model_args``; the HF keys are added for llama2.c-named tensors)."""
     beside = config_beside(path)
     if beside or not model_args:
         return beside
-    emb, out, w1 = (
-        tensors.get(k) for k in ("tok_embeddings.weight", "output.weight", "layers.0.feed_forward.w1.weight")
-    )
     config: dict[str, Any] = {"model_args": model_args}
-    if emb is not None:  # llama2.c naming: describe it as the llama2.c reader does
-        dim = model_args.get("dim")
-        config.update(
-            model_type="llama2c",
-            hidden_size=dim,
-            num_attention_heads=model_args.get("n_heads"),
-            num_key_value_heads=model_args.get("n_kv_heads") or model_args.get("n_heads"),
-            intermediate_size=None if w1 is None else int(w1.shape[0]),
-            num_hidden_layers=model_args.get("n_layers"),
-            vocab_size=int(emb.shape[0]),
-            max_position_embeddings=model_args.get("max_seq_len"),
-            tie_word_embeddings=out is None or _same_storage(emb, out),
-        )
+    if "tok_embeddings.weight" in tensors:
+        config.update(_llama2c_keys(model_args, tensors))
     return config
+
+
+def _llama2c_keys(args: dict[str, Any], tensors: dict[str, Any]) -> dict[str, Any]:
+    """The keys the llama2.c reader synthesises, so ``ckpt.pt`` and its ``model.bin`` export agree.
+    Widths come from shapes; tying from shared storage (no tensor bytes are read)."""
+    emb = tensors["tok_embeddings.weight"]
+    out, w1 = tensors.get("output.weight"), tensors.get("layers.0.feed_forward.w1.weight")
+    return {
+        "model_type": "llama2c",
+        "hidden_size": int(emb.shape[1]),
+        "num_attention_heads": args.get("n_heads"),
+        "num_key_value_heads": args.get("n_kv_heads") or args.get("n_heads"),
+        "intermediate_size": None if w1 is None else int(w1.shape[0]),
+        "num_hidden_layers": args.get("n_layers"),
+        "vocab_size": int(emb.shape[0]),
+        "max_position_embeddings": args.get("max_seq_len"),
+        "tie_word_embeddings": out is None or _same_storage(emb, out),
+    }
 
 
 def _same_storage(a: Any, b: Any) -> bool:
