@@ -115,3 +115,9 @@ def test_ambiguous_or_empty_folder(tmp_path: Path) -> None:
         UnsupportedFormatError, match=r"several checkpoint files \(a\.safetensors, b\.safetensors\)"
     ):
         open_checkpoint(tmp_path)
+
+
+def test_index_file_named_directly(tmp_path: Path) -> None:
+    save_hf_folder(ARRAYS, {"model_type": "llama"}, tmp_path, max_shard_bytes=16)
+    with open_checkpoint(tmp_path / "model.safetensors.index.json") as ckpt:
+        assert ckpt.format == "safetensors" and set(ckpt.tensors) == set(ARRAYS)

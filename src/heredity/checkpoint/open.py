@@ -80,6 +80,8 @@ _BY_EXTENSION = {".safetensors": "safetensors", ".gguf": "gguf", ".onnx": "onnx"
 
 
 def _open_file(path: Path) -> Checkpoint:
+    if path.name.endswith(".index.json"):  # a shard index named directly
+        return _READERS["safetensors" if path.name.endswith(".safetensors.index.json") else "torch"](path)
     kind = sniff(path) or _BY_EXTENSION.get(path.suffix.lower())
     if kind is None:
         raise UnsupportedFormatError("not a checkpoint format heredity recognises", path=path, fix=FIX)
