@@ -97,3 +97,12 @@ def test_curves_from_separate_keys() -> None:
                   detail={"curves_a": {"q": [0.1, 0.2, 0.3]}, "curves_b": {"q": [0.1, 0.25, 0.3], "k": [1.0, 2.0]}})
     fig = figures.curves_figure(ev)
     assert fig is not None and fig.svg is not None and fig.title == "attn_std: per-layer curves of A and B"
+
+
+def test_expert_map_from_per_expert_rows() -> None:
+    rows = {f"{layer}#{e}~{layer}": {"agree": 0.9 if e % 2 else 0.01, "p_value": 1e-9} for layer in (0, 2) for e in range(4)}
+    rows["bad"] = {"agree": 1.0}
+    ev = Evidence("experts", True, 0.5, 1e-9, detail={"per_expert": rows, "kind": "MoE vs dense", "moe_side": "B"})
+    fig = figures.expert_map_figure(ev)
+    assert fig is not None and fig.svg is not None and fig.title == "experts: expert match map (MoE vs dense)"
+    assert figures.expert_map_figure(Evidence("experts", True, 0.5, 0.5, detail={"per_expert": {"x": 1}})).svg is None  # type: ignore[union-attr]

@@ -14,6 +14,8 @@ Keys read (first match wins; aliases cover the engine's spellings):
   ``layers = [{"layer", "role", "p_value"}, ..]`` when those exist (most telling first)
 - layer x layer similarity: ``similarity`` (rows = layers of A), with ``path = [[i_a, i_b], ..]``
 - expert-to-dense match map: ``match`` / ``expert_match`` (rows = experts of one model)
+- per-expert matches (the ``experts`` test): ``per_expert = {"layer#expert~other_layer": {"agree"}}``,
+  drawn as a layer x expert map
 - null distribution: ``null`` / ``null_samples`` / ``null_scores`` / ``null_statistics`` (the statistic
   under independence); observed value = ``observed`` or ``score`` when given (a test whose null is of
   a raw score rather than of its reported statistic), else ``Evidence.statistic``; failing those, the
@@ -204,7 +206,39 @@ def per_layer_figure(ev: Evidence) -> Figure | None:
     return Figure(ev.test, title, caption, plots.series(lines, title, "Spearman"))
 
 
-BUILDERS: tuple[Callable[[Evidence], Figure | None], ...] = (curves_figure, per_layer_figure, scatter_figure, heatmap_figure, null_figure)
+def _expert_cells(rows: Mapping[str, Any]) -> dict[tuple[int, int], float]:
+    """``"layer#expert~other_layer": {"agree": ..}`` -> {(layer, expert): agree}."""
+    cells = {}
+    for key, row in rows.items():
+        head = str(key).split("~")[0]
+        layer, sep, expert = head.partition("#")
+        value = row.get("agree") if isinstance(row, Mapping) else None
+        if sep and layer.isdigit() and expert.isdigit() and isinstance(value, (int, float)):
+            cells[(int(layer), int(expert))] = float(value)
+    return cells
+
+
+def expert_map_figure(ev: Evidence) -> Figure | None:
+    """Layer x expert map of how well each sampled expert matches the other model's FFN."""
+    rows = _first(ev.detail, "per_expert")
+    if not isinstance(rows, Mapping):
+        return None
+    side = ev.detail.get("moe_side", "the MoE model")
+    title = f"{ev.test}: expert match map ({safe_name(ev.detail.get('kind', 'MoE'), 40)})"
+    cells = _expert_cells(rows)
+    if not cells:
+        return Figure(ev.test, title, "", note="no per-expert entries keyed layer#expert")
+    layers = sorted({k[0] for k in cells})
+    experts = sorted({k[1] for k in cells})
+    matrix = [[cells.get((la, e), math.nan) for e in experts] for la in layers]
+    caption = (f"Share of neurons of each sampled expert of {safe_name(side, 20)} whose gate- and up-based matchings "
+               "to the other model agree (blank: not sampled). Copies and slices of a dense FFN light up.")
+    svg = plots.heatmap(matrix, title, "expert", "layer", colorbar="agreement",
+                        xticks=[str(e) for e in experts], yticks=[str(la) for la in layers], vrange=(0.0, 1.0))
+    return Figure(ev.test, title, caption, svg)
+
+
+BUILDERS: tuple[Callable[[Evidence], Figure | None], ...] = (curves_figure, per_layer_figure, scatter_figure, heatmap_figure, expert_map_figure, null_figure)
 
 
 def _safely(build: Callable[[Evidence], Figure | None], ev: Evidence) -> Figure | None:

@@ -102,7 +102,7 @@ def _html_plots(result: MatrixResult) -> str:
         "lineage forest (related pairs only)",
     )
     strength = [[0.0 if p is None else weight(p) for p in row] for row in result.p_matrix()]
-    heat = plots.heatmap(strength, "pairwise evidence", "model", "model", colorbar="-log10 combined p", ticks=labels)
+    heat = plots.heatmap(strength, "pairwise evidence", "model", "model", colorbar="-log10 combined p", xticks=labels, yticks=labels)
     return f'<div class="plots"><figure class="plot">{tree}</figure><figure class="plot">{heat}</figure></div>'
 
 

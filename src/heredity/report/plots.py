@@ -99,15 +99,24 @@ def vector_scatter(panels: Sequence[tuple[str, Sequence[float], Sequence[float]]
 
 
 def heatmap(matrix: Sequence[Sequence[float]], title: str, xlabel: str, ylabel: str,
-            path: Sequence[Sequence[int]] | None = None, colorbar: str = "", ticks: Sequence[str] | None = None) -> str:
-    """A matrix as an image (rows = y), with an optional alignment path of (row, column) pairs and
-    optional tick labels (one per row and column of a square matrix)."""
-    fig = _figure(4.4 + (0.8 if ticks else 0.0), 3.6 + (0.8 if ticks else 0.0))
+            path: Sequence[Sequence[int]] | None = None, colorbar: str = "",
+            xticks: Sequence[str] | None = None, yticks: Sequence[str] | None = None,
+            vrange: tuple[float, float] | None = None) -> str:
+    """A matrix as an image (rows = y), with an optional alignment path of (row, column) pairs,
+    optional tick labels (one per column / row; integer ticks otherwise) and a fixed colour range."""
+    from matplotlib.ticker import MaxNLocator
+
+    fig = _figure(4.4 + (0.8 if xticks else 0.0), 3.6 + (0.8 if xticks else 0.0))
     ax = fig.add_subplot()
-    if ticks:
-        ax.set_xticks(range(len(ticks)), list(ticks), rotation=45, ha="right")
-        ax.set_yticks(range(len(ticks)), list(ticks))
-    image = ax.imshow(matrix, aspect="auto", interpolation="nearest", cmap="viridis", origin="lower")
+    for axis, labels in ((ax.xaxis, xticks), (ax.yaxis, yticks)):
+        if labels:
+            axis.set_ticks(range(len(labels)), list(labels))
+        else:
+            axis.set_major_locator(MaxNLocator(integer=True))
+    if xticks:
+        ax.tick_params(axis="x", labelrotation=45)
+    vmin, vmax = vrange if vrange else (None, None)
+    image = ax.imshow(matrix, aspect="auto", interpolation="nearest", cmap="viridis", origin="lower", vmin=vmin, vmax=vmax)
     if path:
         ax.plot([p[1] for p in path], [p[0] for p in path], color="#ff4040", linewidth=1.2, marker="o", markersize=2.5)
     fig.colorbar(image, ax=ax, label=colorbar)
