@@ -157,17 +157,23 @@ def run(folder: Path, gb: float, shard_gb: float, threads: int) -> None:
     plain_read(files)  # warm the page cache: all timings below are warm
     inventory, read_s, read_cpu, stored, stats = reader_pass(folder, threads)
     plain_s, plain_cpu, plain_bytes = plain_read(files)
-    rss_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    b_gbs, c_gbs = stored / read_s / 1e9, plain_bytes / plain_s / 1e9
     print(f"checkpoint: {len(files)} shards, {len(stats)} tensors, {stored / 1e9:.2f} GB stored (bf16)")
     print(f"(a) inventory from headers: {inventory * 1e3:.1f} ms")
+    b_gbs, c_gbs = stored / read_s / 1e9, plain_bytes / plain_s / 1e9
     print(
-        f"(b) read + mean/std, float32, warm, {threads} thread(s): {read_s:.2f} s = {b_gbs:.2f} GB/s ({read_cpu:.2f} s cpu)"
+        f"(b) read + mean/std, float32, warm, {threads} thread(s): {read_s:.2f} s = {b_gbs:.2f} GB/s", end=""
     )
+    print(f" ({read_cpu:.2f} s cpu)")
     print(
         f"(c) plain sequential read, warm, 1 thread: {plain_s:.2f} s = {c_gbs:.2f} GB/s ({plain_cpu:.2f} s cpu)"
     )
     print(f"ratio (b)/(c): {b_gbs / c_gbs:.2f}  (goal >= 0.5)")
+    report_machine(stats)
+
+
+def report_machine(stats: dict[str, tuple[float, float]]) -> None:
+    """Peak RSS, machine load (timings on a busy machine are wall-clock), and a sanity check."""
+    rss_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     print(f"peak RSS of this process: {rss_mb:.0f} MB  (goal < 1024)")
     print(f"load average (1 min): {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores")
     mean_std = np.mean([s for _, s in stats.values() if s > 0])
