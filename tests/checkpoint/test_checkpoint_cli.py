@@ -41,3 +41,23 @@ def test_inspect_evil_pickle_exits_2(tmp_path: Path, capsys: pytest.CaptureFixtu
     assert main(["inspect", str(path)]) == 2
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "pytorch_model.bin" in err and "Traceback" not in err
+
+
+def test_evil_pickle_in_a_real_process_prints_one_line(tmp_path: Path) -> None:
+    """Outside pytest's warning filters torch warns about pickle protocols; stderr must stay one line."""
+    import subprocess
+    import sys
+
+    pytest.importorskip("torch")
+    path = tmp_path / "model.pt"
+    path.write_bytes(
+        b"\x80\x04\x95\x1c\x00\x00\x00\x00\x00\x00\x00\x8c\x05posix\x8c\x06system\x93\x8c\x04true\x85R."
+    )
+    done = subprocess.run(
+        [sys.executable, "-m", "heredity.cli.main", "inspect", str(path)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode == 2
+    assert done.stderr.count("\n") == 1 and "model.pt" in done.stderr and "Warning" not in done.stderr

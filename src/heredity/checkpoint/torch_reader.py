@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 import pickle
+import warnings
 import zipfile
 from collections.abc import Mapping
 from pathlib import Path
@@ -50,11 +51,14 @@ def safe_load(path: Path) -> Any:
     torch = _torch()
     mappable = zipfile.is_zipfile(path)
     try:
-        return torch.load(path, map_location="cpu", weights_only=True, mmap=mappable)
+        with warnings.catch_warnings():  # torch warns about pickle protocols; the CLI prints one line
+            warnings.filterwarnings("ignore", message="Detected pickle protocol", category=UserWarning)
+            return torch.load(path, map_location="cpu", weights_only=True, mmap=mappable)
     except pickle.UnpicklingError as exc:
-        detail = safe_name(str(exc).splitlines()[-1] if str(exc) else "", 160)
         raise UnsafeCheckpointError(
-            f"pickle asks for something other than tensors ({detail})", path=path, fix=_UNSAFE_FIX
+            f"the safe loader refuses this pickle ({safe_name(_refusal(str(exc)), 160)})",
+            path=path,
+            fix=_UNSAFE_FIX,
         ) from None
     except (RuntimeError, EOFError, ValueError, OSError, zipfile.BadZipFile, KeyError) as exc:
         raise CorruptCheckpointError(
@@ -62,6 +66,16 @@ def safe_load(path: Path) -> Any:
             path=path,
             fix="the file is truncated or not a PyTorch checkpoint; re-download or re-save it",
         ) from None
+
+
+_BOILERPLATE = ("Weights only load failed", "Please file an issue", "Check the documentation", "In PyTorch")
+
+
+def _refusal(message: str) -> str:
+    """The line of torch's weights-only error that says what was refused (e.g. a blocked global)."""
+    lines = [ln.strip() for ln in message.splitlines() if ln.strip()]
+    useful = [ln for ln in lines if not ln.startswith(_BOILERPLATE)]
+    return useful[0] if useful else "unsupported pickle content"
 
 
 def state_dict_of(obj: Any, path: Path) -> tuple[dict[str, Any], dict[str, Any]]:
