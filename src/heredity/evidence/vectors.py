@@ -106,21 +106,45 @@ def ranks(pairs: list[Pair]) -> tuple[np.ndarray, np.ndarray]:
     return (np.stack([rank_standardise(p.a) for p in pairs]), np.stack([rank_standardise(p.b) for p in pairs]))
 
 
+def random_perms(rng: np.random.Generator, m: int, n: int) -> np.ndarray:
+    """``m`` independent uniform permutations of ``n`` items, as rows."""
+    return np.argsort(rng.random((m, n)), axis=1)
+
+
+def perm_null(ra: np.ndarray, rb: np.ndarray, rng: np.random.Generator, m: int) -> np.ndarray:
+    """``sum_k ra_k . rb_k[perm]`` for ``m`` random permutations shared by all rows.
+
+    Through the unit-by-unit matrix ``C = ra^T rb`` (``T(perm) = sum_i C[i, perm[i]]``) when it fits,
+    else by gathering rows in chunks."""
+    k, n = ra.shape
+    if m == 0:
+        return np.empty(0)
+    perms = random_perms(rng, m, n)
+    if n <= 8192:
+        c = (ra.T.astype(np.float32) @ rb.astype(np.float32))
+        return c[np.arange(n)[None, :], perms].sum(axis=1, dtype=np.float64)
+    return np.array([np.sum(ra * rb[:, perm]) for perm in perms])
+
+
 def linear_group_p(pairs: list[Pair], rng: np.random.Generator, n_perm: int) -> tuple[float, float, np.ndarray]:
-    """Statistic, p-value and a few null samples for vectors sharing one free permutation."""
+    """Statistic, p-value and null samples for vectors sharing one free permutation.  With at least
+    MIN_NORMAL_N units the p-value is the normal tail of the exact permutation mean/variance and the
+    samples are only for plots; below that it is Monte-Carlo."""
     ra, rb = ranks(pairs)
     n = ra.shape[1]
     stat, z = linear_perm_z(ra, rb)
-    null = np.array([np.sum(ra * rb[:, rng.permutation(n)]) for _ in range(n_perm)])
+    null = perm_null(ra, rb, rng, n_perm)
     p = normal_sf(z) if n >= MIN_NORMAL_N else mc_p_value(stat, null)
     return stat, p, null
 
 
-def head_permutation(rng: np.random.Generator, heads: int, kv_heads: int) -> tuple[np.ndarray, np.ndarray]:
-    """A random symmetry of GQA attention: (query-head order, kv-head order)."""
+def head_permutations(rng: np.random.Generator, m: int, heads: int, kv_heads: int) -> tuple[np.ndarray, np.ndarray]:
+    """``m`` random symmetries of GQA attention: query-head orders ``[m, heads]``, kv orders ``[m, kv]``:
+    KV groups are permuted together, query heads only within their group."""
     group = heads // kv_heads
-    kv = rng.permutation(kv_heads)
-    q = np.concatenate([g * group + rng.permutation(group) for g in kv])
+    kv = random_perms(rng, m, kv_heads)
+    within = random_perms(rng, m * kv_heads, group).reshape(m, kv_heads, group)
+    q = (kv[:, :, None] * group + within).reshape(m, heads)
     return q, kv
 
 
@@ -128,19 +152,15 @@ def head_group_p(pairs: list[Pair], spec_heads: tuple[int, int, int], rng: np.ra
                  n_perm: int) -> tuple[float, float]:
     """Monte-Carlo p-value for q/k/v biases of one layer under whole-head permutations."""
     heads, kv_heads, head_dim = spec_heads
-    ra = [rank_standardise(p.a) for p in pairs]
-    rb = [rank_standardise(p.b) for p in pairs]
-    stat = float(sum(x @ y for x, y in zip(ra, rb, strict=True)))
-    null = np.empty(n_perm)
-    for t in range(n_perm):
-        q, kv = head_permutation(rng, heads, kv_heads)
-        null[t] = sum(float(ra[i] @ _permute_heads(rb[i], q if p.role == Role.Q_BIAS else kv, head_dim))
-                      for i, p in enumerate(pairs))
+    q, kv = head_permutations(rng, n_perm, heads, kv_heads)
+    stat, null = 0.0, np.zeros(n_perm)
+    for p in pairs:
+        ra, rb = rank_standardise(p.a), rank_standardise(p.b)
+        stat += float(ra @ rb)
+        order = q if p.role == Role.Q_BIAS else kv
+        blocks = rb.reshape(-1, head_dim)[order]  # [m, heads, head_dim]
+        null += np.einsum("hd,mhd->m", ra.reshape(-1, head_dim), blocks)
     return stat, mc_p_value(stat, null)
-
-
-def _permute_heads(v: np.ndarray, order: np.ndarray, head_dim: int) -> np.ndarray:
-    return v.reshape(-1, head_dim)[order].ravel()
 
 
 @register
@@ -191,7 +211,7 @@ class VectorsTest(EvidenceTest):
         for p in found:
             by_group.setdefault(f"{UNITS[p.role]}@{p.layer_a}", []).append(p)
         for gname, members in by_group.items():
-            stat, pv, _ = linear_group_p(members, rng, self.n_perm)
+            stat, pv, _ = linear_group_p(members, rng, self.n_perm if members[0].a.size < MIN_NORMAL_N else 0)
             groups[gname] = {"p_value": pv, "statistic": stat, "vectors": len(members)}
         return found
 
