@@ -137,3 +137,11 @@ def test_reads_stay_correct_after_pages_are_released(tmp_path: Path) -> None:
         np.testing.assert_array_equal(ckpt.read("a", rows=slice(3, 400)), a[3:400])
         np.testing.assert_array_equal(view, a[100:300])
         np.testing.assert_array_equal(ckpt.read("a"), a)
+
+
+def test_huge_finite_values_are_not_called_nonfinite(tmp_path: Path) -> None:
+    """The fast check's sum of squares overflows here; the exact check must clear the tensor."""
+    a = np.full((4, 4), 3e30, np.float32)
+    with open_safetensors(save_safetensors({"a": a}, tmp_path / "h.safetensors")) as ckpt:
+        np.testing.assert_array_equal(ckpt.read("a"), a)
+        assert ckpt.warnings == [] and scan_nonfinite(ckpt) == {}
