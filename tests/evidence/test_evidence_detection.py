@@ -4,7 +4,17 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from evidence_toys import Toy, drop_layers, features, finetune, make, obfuscate, prune_width, to_model, upcycle
+from evidence_toys import (
+    Toy,
+    drop_layers,
+    features,
+    finetune,
+    make,
+    obfuscate,
+    prune_width,
+    to_model,
+    upcycle,
+)
 
 from heredity.compare import compare
 from heredity.evidence.layers import LayersTest
