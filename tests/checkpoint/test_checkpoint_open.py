@@ -121,3 +121,15 @@ def test_index_file_named_directly(tmp_path: Path) -> None:
     save_hf_folder(ARRAYS, {"model_type": "llama"}, tmp_path, max_shard_bytes=16)
     with open_checkpoint(tmp_path / "model.safetensors.index.json") as ckpt:
         assert ckpt.format == "safetensors" and set(ckpt.tensors) == set(ARRAYS)
+
+
+@pytest.mark.parametrize("text", ["models/tiny.safetensors", "sub/missing"])
+def test_mistyped_local_paths_are_not_hub_ids(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, text: str
+) -> None:
+    calls = _record(monkeypatch, "heredity.checkpoint.hub_reader", "open_hub")
+    (tmp_path / "sub").mkdir()
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(NotFoundError, match="no such file"):
+        open_checkpoint(text)
+    assert calls == []

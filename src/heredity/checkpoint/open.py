@@ -31,7 +31,7 @@ def open_checkpoint(source: str | os.PathLike[str]) -> Checkpoint:
     text = os.fspath(source)
     path = Path(text)
     if not path.exists():
-        if _HUB_ID.match(text):
+        if _looks_like_hub_id(text):
             return _open_hub(text)
         raise NotFoundError(
             "no such file or folder", path=text, fix="check the path, or give a hub id org/name"
@@ -39,6 +39,15 @@ def open_checkpoint(source: str | os.PathLike[str]) -> Checkpoint:
     if path.is_dir():
         return _open_folder(path)
     return _open_file(path)
+
+
+def _looks_like_hub_id(text: str) -> bool:
+    """``org/name[@rev]``, unless it reads as a mistyped local path: a file suffix on the name, or an
+    ``org`` that is a local folder."""
+    if not _HUB_ID.match(text):
+        return False
+    org, name = text.split("@")[0].split("/")
+    return not name.lower().endswith(_SINGLE_SUFFIXES) and not Path(org).is_dir()
 
 
 def _open_hub(text: str) -> Checkpoint:
@@ -128,22 +137,22 @@ _READERS: dict[str, Callable[[Path], Checkpoint]] = {
 
 # -- folders -------------------------------------------------------------------------------------
 
-# a folder's canonical entry files, in order of preference; the reader gets the named path
+# a folder's canonical entry files, in order of preference
 _FOLDER_ENTRIES = (
-    ("model.safetensors.index.json", "safetensors_folder"),
-    ("model.safetensors", "safetensors"),
-    ("pytorch_model.bin.index.json", "torch"),
-    ("pytorch_model.bin", "torch"),
-    ("model.onnx", "onnx"),
+    "model.safetensors.index.json",
+    "model.safetensors",
+    "pytorch_model.bin.index.json",
+    "pytorch_model.bin",
+    "model.onnx",
 )
 _SINGLE_SUFFIXES = (".safetensors", ".gguf", ".onnx", ".bin", ".pt", ".pth")
 
 
 def _open_folder(folder: Path) -> Checkpoint:
-    for name, kind in _FOLDER_ENTRIES:
+    """The folder's canonical entry file, else its only checkpoint-like file; refuse to guess between several."""
+    for name in _FOLDER_ENTRIES:
         if (folder / name).is_file():
-            target = folder if kind == "safetensors_folder" else folder / name
-            return _READERS["safetensors" if kind == "safetensors_folder" else kind](target)
+            return _open_file(folder / name)
     candidates = sorted(p for p in folder.iterdir() if p.is_file() and p.suffix.lower() in _SINGLE_SUFFIXES)
     if len(candidates) == 1:
         return _open_file(candidates[0])
