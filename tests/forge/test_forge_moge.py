@@ -11,7 +11,7 @@ from heredity.forge.balance import compare, routing_ids  # noqa: E402
 from heredity.forge.config import preset  # noqa: E402
 from heredity.forge.data import encode, load_corpus  # noqa: E402
 from heredity.forge.modeling import build  # noqa: E402
-from heredity.forge.moge import MoGE, expert_imbalance, grouped_topk, imbalance_score  # noqa: E402
+from heredity.forge.moge import MoGE, balance_loss, expert_imbalance, grouped_topk, imbalance_score  # noqa: E402
 
 
 def _per_group_counts(ids: torch.Tensor, experts: int, groups: int) -> torch.Tensor:
@@ -58,7 +58,7 @@ def test_router_scale_multiplies_unnormalised_softmax_weights() -> None:
 
 def test_imbalance_scores_on_known_loads() -> None:
     ids = torch.tensor([[0], [0], [0], [1]])  # 4 tokens, 4 experts, 2 devices: loads 4 / 0
-    assert imbalance_score(ids, 4, 2) == pytest.approx((4 - 2) / 4)
+    assert imbalance_score(ids, 4, 2) == pytest.approx((4 - 0) / 4)  # (max - min device load) / tokens
     assert expert_imbalance(ids, 4) == pytest.approx((3 - 1) / 1)
     balanced = torch.tensor([[0], [1], [2], [3]])
     assert imbalance_score(balanced, 4, 2) == 0.0 and expert_imbalance(balanced, 4) == 0.0
@@ -73,3 +73,20 @@ def test_moge_balances_devices_better_than_topk_on_real_batches() -> None:
     assert result["moge"].device_is == 0.0
     assert result["topk"].device_is > 0.0
     assert result["moge"].device_is <= result["topk"].device_is
+
+
+def test_balance_loss_is_one_when_balanced_and_larger_when_not() -> None:
+    uniform = torch.full((8, 4), 0.25)
+    assert balance_loss(uniform, torch.arange(8)[:, None] % 4).item() == pytest.approx(1.0)
+    skewed = torch.tensor([[0.7, 0.1, 0.1, 0.1]]).repeat(8, 1)
+    assert balance_loss(skewed, torch.zeros(8, 1, dtype=torch.long)).item() == pytest.approx(4 * 0.7)
+
+
+@pytest.mark.slow
+def test_balance_loss_evens_out_experts_inside_groups() -> None:
+    """MoGE fixes device balance by construction; the auxiliary loss is what balances experts."""
+    plain = compare(load_corpus("fables"), steps=120, seed=0, eval_text=load_corpus("almanac"))
+    aux = compare(load_corpus("fables"), steps=120, seed=0, eval_text=load_corpus("almanac"), aux_weight=0.01)
+    print({"plain": vars(plain["moge"]), "aux": vars(aux["moge"])})
+    assert aux["moge"].device_is == 0.0
+    assert aux["moge"].expert_imbalance < plain["moge"].expert_imbalance

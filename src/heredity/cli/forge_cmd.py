@@ -106,8 +106,9 @@ def suite_cmd(root: str, full: bool, fmt: str) -> None:
 @command.command("balance")
 @click.option("--steps", default=200, show_default=True, type=click.IntRange(1))
 @click.option("--seed", default=0, show_default=True, type=int)
+@click.option("--aux", default=0.0, show_default=True, type=float, help="load-balancing loss weight")
 @click.option("--format", "fmt", type=click.Choice(["terminal", "json"]), default="terminal")
-def balance_cmd(steps: int, seed: int, fmt: str) -> None:
+def balance_cmd(steps: int, seed: int, aux: float, fmt: str) -> None:
     """Train MoGE and a top-K twin on fables; print their expert load balance on almanac text."""
     _require_torch()
     from dataclasses import asdict
@@ -115,7 +116,7 @@ def balance_cmd(steps: int, seed: int, fmt: str) -> None:
     from heredity.forge.balance import compare
     from heredity.forge.data import load_corpus
 
-    result = compare(load_corpus("fables"), steps, seed, eval_text=load_corpus("almanac"))
+    result = compare(load_corpus("fables"), steps, seed, eval_text=load_corpus("almanac"), aux_weight=aux)
     if fmt == "json":
         click.echo(json.dumps({k: asdict(v) for k, v in result.items()}))
         return

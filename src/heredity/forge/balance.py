@@ -17,7 +17,7 @@ from heredity.forge.config import ForgeConfig, preset
 from heredity.forge.data import batches, encode
 from heredity.forge.modeling import ForgeLM
 from heredity.forge.moge import MoGE, expert_imbalance, imbalance_score
-from heredity.forge.train import train
+from heredity.forge.train import TrainSettings, train
 
 
 @dataclass(frozen=True)
@@ -73,11 +73,13 @@ def topk_twin(cfg: ForgeConfig) -> ForgeConfig:
 
 
 def compare(text: str, steps: int = 200, seed: int = 0, eval_text: str | None = None,
-            cfg: ForgeConfig | None = None) -> dict[str, Balance]:
-    """Train MoGE and its top-K twin identically on ``text``; measure both on ``eval_text``."""
+            cfg: ForgeConfig | None = None, aux_weight: float = 0.0) -> dict[str, Balance]:
+    """Train MoGE and its top-K twin identically on ``text`` (optionally with the load-balancing
+    loss at ``aux_weight``); measure both on ``eval_text``."""
     cfg = cfg or preset("pangu_moge")
+    settings = TrainSettings(aux_weight=aux_weight)
     out = {}
     for name, c in (("moge", cfg), ("topk", topk_twin(cfg))):
-        model, _ = train(c, text, steps, seed)
+        model, _ = train(c, text, steps, seed, settings=settings)
         out[name] = measure(model, eval_text or text, devices=cfg.expert_groups, seed=seed + 1)
     return out

@@ -44,11 +44,14 @@ class MoGE(nn.Module):
         self.experts = nn.ModuleList([MLP(C, cfg.moe_intermediate_size) for _ in range(E)])
         self.shared_expert = MLP(C, cfg.shared_intermediate_size) if cfg.shared_intermediate_size else None
         self.router_scale = nn.Parameter(torch.ones(1, E))
+        self.aux_loss = torch.zeros(())  # load-balancing loss of the last training forward
 
     def route(self, h: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """h (N, C) -> weights (N, K), expert ids (N, K)."""
         probs = F.softmax(self.gate(h).float(), dim=-1)  # (N, E)
         weights, ids = grouped_topk(probs, self.groups, self.kg)
+        if self.training:
+            self.aux_loss = balance_loss(probs, ids)
         weights = weights * self.router_scale[0, ids]
         return weights.to(h.dtype), ids
 
@@ -62,19 +65,30 @@ class MoGE(nn.Module):
         return out.view(shape)
 
 
+def balance_loss(probs: torch.Tensor, ids: torch.Tensor) -> torch.Tensor:
+    """Batch-level auxiliary load-balancing loss on the global softmax scores (the kind the paper adds
+    on top of grouping): E * sum_i f_i P_i, f_i the share of routed slots expert i received, P_i its
+    mean probability.  1.0 when perfectly balanced.  probs (N, E), ids (N, K)."""
+    E = probs.shape[-1]
+    f = expert_loads(ids, E).float() / ids.numel()  # (E,), no gradient
+    return E * (f * probs.mean(0)).sum()
+
+
 def expert_loads(ids: torch.Tensor, num_experts: int) -> torch.Tensor:
     """Tokens routed to each expert.  ids (N, K) -> counts (E,)."""
     return torch.bincount(ids.reshape(-1), minlength=num_experts)
 
 
 def imbalance_score(ids: torch.Tensor, num_experts: int, devices: int) -> float:
-    """The paper's imbalance score IS = (max_i T_i - mean_j T_j) / |X|, T_i the tokens that device i
-    (holding experts [i E/D, (i+1) E/D)) processes for a batch X of |X| tokens.  0 = balanced."""
+    """The paper's imbalance score IS(X) = (max_i T_i(X) - min_i T_i(X)) / |X|, where T_i is the number
+    of expert computations device i (holding experts [i E/D, (i+1) E/D)) performs for a batch X of
+    |X| tokens.  0 = every device equally loaded."""
     loads = expert_loads(ids, num_experts).view(devices, -1).sum(-1).float()  # (D,)
-    return float((loads.max() - loads.mean()) / ids.shape[0])
+    return float((loads.max() - loads.min()) / ids.shape[0])
 
 
 def expert_imbalance(ids: torch.Tensor, num_experts: int) -> float:
-    """Per-expert relative imbalance (max load - mean load) / mean load; 0 = every expert equal."""
+    """Per-expert relative imbalance (max load - mean load) / mean load; 0 = every expert equal.
+    Not from the paper: MoGE balances devices (groups), this shows what happens *inside* them."""
     loads = expert_loads(ids, num_experts).float()
     return float((loads.max() - loads.mean()) / loads.mean())

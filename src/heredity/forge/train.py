@@ -30,6 +30,7 @@ class TrainSettings:
     seq: int = 64  # tokens per sequence
     weight_decay: float = 0.01  # AdamW decoupled decay on matrices
     grad_clip: float = 1.0  # global grad-norm clip
+    aux_weight: float = 0.0  # weight of MoGE layers' load-balancing loss (0 = off)
 
 
 def lr_at(step: int, steps: int, s: TrainSettings) -> float:
@@ -55,6 +56,13 @@ def loss_on(model: ForgeLM, x: np.ndarray, y: np.ndarray) -> torch.Tensor:
     return F.cross_entropy(logits.reshape(-1, logits.shape[-1]), torch.from_numpy(y).reshape(-1))
 
 
+def aux_losses(model: ForgeLM) -> torch.Tensor:
+    """Sum of the load-balancing losses the MoGE layers recorded in the last forward."""
+    from heredity.forge.moge import MoGE
+
+    return sum((m.aux_loss for m in model.modules() if isinstance(m, MoGE)), torch.zeros(()))
+
+
 def fit(model: ForgeLM, text: str, steps: int, seed: int, s: TrainSettings,
         log: Callable[[int, float], None] | None = None) -> list[float]:
     """Run ``steps`` optimiser steps on ``text`` in place; returns the training losses."""
@@ -68,6 +76,8 @@ def fit(model: ForgeLM, text: str, steps: int, seed: int, s: TrainSettings,
             g["lr"] = lr_at(step, steps, s)
         x, y = next(stream)
         loss = loss_on(model, x, y)
+        if s.aux_weight:
+            loss = loss + s.aux_weight * aux_losses(model)
         opt.zero_grad(set_to_none=True)
         loss.backward()
         torch.nn.utils.clip_grad_norm_(model.parameters(), s.grad_clip)
