@@ -10,7 +10,7 @@
 Tensor names and configs come from :func:`heredity.synth.make_checkpoint` at tiny size, scaled up by
 mapping each tiny dimension value to its full-size value (the tiny values are chosen distinct).
 
-    python benchmarks/compare.py [--layers 2] [--dir /tmp/heredity-bench] [--skip-7b] [--skip-72b]
+    python benchmarks/compare.py [--layers 2] [--dir /tmp/heredity-bench] [--skip-7b] [--skip-72b] [--reuse]
 """
 
 from __future__ import annotations
@@ -112,7 +112,12 @@ def sparse_vectors(seed: int) -> Filler:
     return fill
 
 
+REUSE = False  # --reuse: keep model files an earlier run wrote
+
+
 def make_model(folder: Path, config: dict[str, object], entries: list[tuple[str, Shape]], fill: Filler) -> int:
+    if REUSE and (folder / "model.safetensors").is_file():
+        return 0
     folder.mkdir(parents=True, exist_ok=True)
     (folder / "config.json").write_text(json.dumps(config))
     return write_safetensors(folder / "model.safetensors", entries, fill)
@@ -168,7 +173,10 @@ def main() -> None:
     ap.add_argument("--dir", type=Path, default=Path("/tmp/heredity-bench"))
     ap.add_argument("--skip-7b", action="store_true")
     ap.add_argument("--skip-72b", action="store_true")
+    ap.add_argument("--reuse", action="store_true", help="reuse model files from an earlier run")
     args = ap.parse_args()
+    global REUSE
+    REUSE = args.reuse
     results: dict[str, object] = {}
     if not args.skip_72b:
         results["pangu_pro_moe_72b_vectors"] = bench_72b(args.dir)

@@ -37,17 +37,20 @@ class HiddenMap:
     idx_b: np.ndarray
     signs: np.ndarray
     method: str
+    identity: bool = False  # both index maps are 0..n-1 and all signs +1 (nothing to apply)
 
     def apply_a(self, w: np.ndarray) -> np.ndarray:
-        return w[:, self.idx_a]
+        return w if self.identity and w.shape[1] == len(self.idx_a) else w[:, self.idx_a]
 
     def apply_b(self, w: np.ndarray) -> np.ndarray:
+        if self.identity and w.shape[1] == len(self.idx_b):
+            return w
         return w[:, self.idx_b] * self.signs[None, :]
 
 
 def identity_map(n: int, method: str) -> HiddenMap:
     ar = np.arange(n)
-    return HiddenMap(ar, ar, np.ones(n, dtype=np.float32), method)
+    return HiddenMap(ar, ar, np.ones(n, dtype=np.float32), method, identity=True)
 
 
 def _embedding(f: Features, rows: int) -> np.ndarray | None:

@@ -34,14 +34,14 @@ class EvidenceTest(abc.ABC):
 
     def evaluate(self, a: Features, b: Features) -> Evidence:
         """Run with timing, not-applicable handling and a record of the tensors read."""
-        before = (_read_names(a), _read_names(b))
+        before = (_read_log(a), _read_log(b))
         start = time.perf_counter()
         try:
             ev = self.run(a, b)
         except NotApplicableError as exc:
             ev = self.not_applicable(exc.message)
         seconds = time.perf_counter() - start
-        read = {"a": sorted(_read_names(a) - before[0]), "b": sorted(_read_names(b) - before[1])}
+        read = {"a": _touched(a, before[0]), "b": _touched(b, before[1])}
         detail = dict(ev.detail)
         detail.setdefault("tensors_read", read)
         return dataclasses.replace(ev, seconds=seconds, detail=detail, descriptive=self.descriptive)
@@ -56,7 +56,10 @@ class EvidenceTest(abc.ABC):
                         descriptive=self.descriptive, summary=summary, detail=detail)
 
 
-def _read_names(f: Features) -> set[str]:
-    if isinstance(f, ModelFeatures):
-        return set(f.model.read_log)
-    return set()
+def _read_log(f: Features) -> dict[str, int]:
+    return dict(f.model.read_log) if isinstance(f, ModelFeatures) else {}
+
+
+def _touched(f: Features, before: dict[str, int]) -> list[str]:
+    """Stored tensors this test read bytes of (vectors cached by an earlier test are not re-read)."""
+    return sorted(n for n, b in _read_log(f).items() if b > before.get(n, 0))

@@ -146,5 +146,6 @@ class MatchingTest(EvidenceTest):
         need = next(c for c in range(1, rows + 2) if c > rows or agreement_p(c, rows, rows) < 1e-6)
         power = (f"{len(per_layer)} layers x {rows} neurons: {need} agreeing neurons ({need / max(rows, 1):.1%}) "
                  f"in a single layer reach p<1e-6")
-        return self.evidence(agree, p, summary, statistic_name="mean fraction of neurons matched alike", per_layer=per_layer, agree=agree, hidden_alignment=hmap.method,
-                             power=power, layers_compared=len(per_layer))
+        return self.evidence(agree, p, summary, statistic_name="mean fraction of neurons matched alike",
+                             per_layer=per_layer, hidden_alignment=hmap.method, power=power,
+                             layers_compared=len(per_layer), mean_spearman=rho)
