@@ -91,3 +91,32 @@ def test_bf16_copy_related_though_not_identical(base: dict[str, np.ndarray]) -> 
 
     c = compare(to_model(base, TOY), to_model(base, TOY, dtype=ml_dtypes.bfloat16))
     assert c.verdict.label == "related"
+
+
+def _shuffle_experts(w: dict[str, np.ndarray], experts: int, seed: int) -> dict[str, np.ndarray]:
+    from heredity.evidence.features import parse_role_key, role_key
+
+    order = np.random.default_rng(seed).permutation(experts)
+    out = {}
+    for k, v in w.items():
+        role, layer, e = parse_role_key(k)
+        out[k if e is None else role_key(role, layer, int(order[e]))] = v
+    return out
+
+
+def test_moe_vs_moe_finds_relabelled_experts() -> None:
+    toy = Toy()
+    dense = make(toy, 31)
+    a = upcycle(dense, toy, experts=4, seed=32)
+    b = _shuffle_experts(finetune(a, 33, eps=0.2), 4, seed=34)
+    ev = {e.test: e for e in compare(to_model(a, toy, experts=4), to_model(b, toy, experts=4)).evidence}
+    assert ev["experts"].detail["kind"] == "MoE vs MoE" and ev["experts"].p_value < 1e-20
+
+
+def test_moe_upcycled_from_other_dense_not_matched() -> None:
+    """Negative control: experts copied from a *different* dense model match nothing."""
+    toy = Toy()
+    moe = upcycle(make(toy, 41), toy, experts=4, seed=42)
+    ev = {e.test: e for e in compare(to_model(make(toy, 43), toy), to_model(moe, toy, experts=4)).evidence}
+    assert ev["experts"].p_value > 1e-3
+    assert ev["experts"].detail["upcycling"]["experts_are_copies"]  # the MoE itself is still upcycled
