@@ -1,11 +1,12 @@
 """A cache of forged models under one root: each named model is trained or derived once.
 
 A finished model is a folder ``root/models-PLAN/NAME`` with config.json; half-built folders never appear
-under their final name (they are written to NAME.tmp and renamed), so an interrupted build resumes.
+under their final name (they are written to NAME.tmp-PID and renamed), so an interrupted build resumes.
 """
 
 from __future__ import annotations
 
+import os
 import shutil
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -47,18 +48,21 @@ class Forge:
         return self.models / name
 
     def folder(self, name: str, make: Callable[[], Derived], shard_bytes: int | None = None) -> str:
-        """Path of model ``name``; built with ``make`` unless already there (atomic rename);
-        ``shard_bytes`` writes safetensors shards + index instead of one file."""
+        """Path of model ``name``; built with ``make`` unless already there.  Written to a folder
+        private to this process and renamed into place, so concurrent builders never see (or leave)
+        half a model; if another process finished first, its copy is kept."""
         final = self.path(name)
         if not (final / "config.json").is_file():
             from heredity.forge.io import save_folder
 
-            tmp = final.with_name(final.name + ".tmp")
+            tmp = final.with_name(f"{final.name}.tmp-{os.getpid()}")
             shutil.rmtree(tmp, ignore_errors=True)
             arrays, config = make()
             save_folder(arrays, config, tmp, shard_bytes)
-            shutil.rmtree(final, ignore_errors=True)
-            tmp.rename(final)
+            try:
+                tmp.rename(final)
+            except OSError:  # another builder got there first (same seeds, same bytes)
+                shutil.rmtree(tmp, ignore_errors=True)
         return str(final)
 
     def arrays(self, name: str) -> Derived:

@@ -16,6 +16,7 @@ MoGE upcycled from a *different* dense model: the negative control for expert te
 from __future__ import annotations
 
 import json
+import os
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -105,9 +106,9 @@ def _quantized(f: Forge, parent: str) -> list[Case]:
     for qtype in ("Q8_0", "Q4_0"):
         path = f.path(f"llama-s1-{qtype.lower()}.gguf")
         if not path.is_file():
-            tmp = path.with_name(path.name + ".tmp")
+            tmp = path.with_name(f"{path.name}.tmp-{os.getpid()}")
             quantize(*f.arrays(parent), tmp, qtype)
-            tmp.rename(path)
+            tmp.replace(path)
         rows.append(("quantize", parent, str(path)))
     return _cases("rel", "related", rows)
 

@@ -7,7 +7,8 @@
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 
 import numpy as np
@@ -63,9 +64,27 @@ def aux_losses(model: ForgeLM) -> torch.Tensor:
     return sum((m.aux_loss for m in model.modules() if isinstance(m, MoGE)), torch.zeros(()))
 
 
+@contextmanager
+def one_thread() -> Iterator[None]:
+    """Train on one CPU thread: tiny matrices gain nothing from more, results do not depend on the
+    machine's core count, and a busy machine does not make threads spin-wait on each other."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(before)
+
+
 def fit(model: ForgeLM, text: str, steps: int, seed: int, s: TrainSettings,
         log: Callable[[int, float], None] | None = None) -> list[float]:
     """Run ``steps`` optimiser steps on ``text`` in place; returns the training losses."""
+    with one_thread():
+        return _fit(model, text, steps, seed, s, log)
+
+
+def _fit(model: ForgeLM, text: str, steps: int, seed: int, s: TrainSettings,
+         log: Callable[[int, float], None] | None) -> list[float]:
     torch.manual_seed(seed)
     stream = batches(encode(text), s.batch, min(s.seq, model.cfg.max_seq_len), seed)
     opt = make_optimizer(model, s)
