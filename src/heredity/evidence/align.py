@@ -54,9 +54,13 @@ def identity_map(n: int, method: str) -> HiddenMap:
 
 
 def _embedding(f: Features, rows: int) -> np.ndarray | None:
+    from heredity.fingerprint.model import Fingerprint
+
     for role in (Role.EMBED, Role.LM_HEAD):
         if f.has(role) and isinstance(f, ModelFeatures):
             return f.read_rows(role_key(role, None), rows)
+        if isinstance(f, Fingerprint) and role_key(role, None) in f.rows:
+            return f.rows[role_key(role, None)][:rows]
     return None
 
 

@@ -36,8 +36,9 @@ from heredity.errors import NotApplicableError
 from heredity.evidence import layers as layers_mod
 from heredity.evidence.align import HiddenMap, align_hidden
 from heredity.evidence.base import EvidenceTest
-from heredity.evidence.features import Features, require_weights
+from heredity.evidence.features import Features, role_key
 from heredity.evidence.registry import register
+from heredity.fingerprint.model import Fingerprint
 from heredity.layouts.roles import Role
 from heredity.results import Evidence
 from heredity.stats import agreement_p, fisher_combine, hungarian, spearman, spearman_perm_p
@@ -80,9 +81,20 @@ def match_units(ga: np.ndarray, ua: np.ndarray, gb: np.ndarray, ub: np.ndarray, 
             "spearman_p": spearman_perm_p(rho, k)}
 
 
+def has_mlp(f: Features, layer: int) -> bool:
+    """Gate and up available (for a fingerprint: in its matching sketch)."""
+    if isinstance(f, Fingerprint):
+        return all(role_key(r, layer) in f.rows for r in (Role.MLP_GATE, Role.MLP_UP))
+    return f.has(Role.MLP_GATE, layer) and f.has(Role.MLP_UP, layer)
+
+
 def mlp_pair(f: Features, layer: int) -> tuple[np.ndarray, np.ndarray]:
-    """Gate and up of one layer with the MLP norm folded in (``[neurons, hidden]``)."""
-    gate, up = f.matrix(Role.MLP_GATE, layer), f.matrix(Role.MLP_UP, layer)
+    """Gate and up of one layer with the MLP norm folded in (``[neurons, hidden]``); a fingerprint
+    gives the first neurons its sketch kept."""
+    if isinstance(f, Fingerprint):
+        gate, up = f.sketch(Role.MLP_GATE, layer), f.sketch(Role.MLP_UP, layer)
+    else:
+        gate, up = f.matrix(Role.MLP_GATE, layer), f.matrix(Role.MLP_UP, layer)
     if f.has(Role.MLP_NORM, layer):
         norm = f.vector(Role.MLP_NORM, layer)
         if norm.size == gate.shape[1]:
@@ -102,7 +114,6 @@ class MatchingTest(EvidenceTest):
     """Agreement of gate-derived and up-derived neuron matchings (permutation-robust)."""
 
     name = "matching"
-    needs_weights = True
 
     def __init__(self, seed: int = 0, max_rows: int = 512, max_layers: int = 8) -> None:
         super().__init__(seed)
@@ -110,8 +121,6 @@ class MatchingTest(EvidenceTest):
         self.max_layers = max_layers
 
     def run(self, a: Features, b: Features) -> Evidence:
-        require_weights(a, "matching")
-        require_weights(b, "matching")
         pairs = self._pairs(a, b)
         hmap = align_hidden(a, b)
         rng = np.random.default_rng(self.seed)
@@ -120,10 +129,11 @@ class MatchingTest(EvidenceTest):
 
     def _pairs(self, a: Features, b: Features) -> list[tuple[int, int]]:
         pairs, _ = layers_mod.layer_pairs(a, b)
-        have = [(la, lb) for la, lb in pairs if a.has(Role.MLP_GATE, la) and a.has(Role.MLP_UP, la)
-                and b.has(Role.MLP_GATE, lb) and b.has(Role.MLP_UP, lb)]
+        have = [(la, lb) for la, lb in pairs if has_mlp(a, la) and has_mlp(b, lb)]
         if not have:
-            raise NotApplicableError("no paired layer has a gated MLP (gate and up) on both sides")
+            raise NotApplicableError("no paired layer has a gated MLP (gate and up) on both sides"
+                                     + (" (or in the fingerprint's sketch)" if a.is_fingerprint or b.is_fingerprint
+                                        else ""))
         return sample_layers(have, self.max_layers)
 
     def _layer(self, a: Features, b: Features, la: int, lb: int, hmap: HiddenMap,

@@ -7,7 +7,18 @@ import numpy as np
 from heredity.evidence.features import hash_array, role_key
 from heredity.fingerprint.model import Fingerprint
 from heredity.layouts.model import Model
+from heredity.layouts.roles import Role
 from heredity.stats import is_constant
+
+SKETCH_ROWS = 128  # MLP neurons kept per sketched layer
+SKETCH_LAYERS = 8  # evenly spaced layers sketched (the `matching` test's default sample)
+SKETCH_TOKENS = 1024  # embedding rows kept for aligning residual channels
+
+
+def sketch_layers(layers: int) -> set[int]:
+    from heredity.evidence.matching import sample_layers
+
+    return {a for a, _ in sample_layers([(i, i) for i in range(layers)], SKETCH_LAYERS)}
 
 
 def extract(model: Model, *, hashes: bool = True) -> Fingerprint:
@@ -15,9 +26,12 @@ def extract(model: Model, *, hashes: bool = True) -> Fingerprint:
     fp = Fingerprint(source=model.checkpoint.source, spec=model.spec,
                      keys=[role_key(*r.key) for r in model.refs],
                      params=sum(i.numel for i in model.checkpoint.tensors.values()))
+    sketched = sketch_layers(model.spec.layers)
     for ref in model.refs:
         w = model.load(ref)
         key = role_key(*ref.key)
+        if _sketched(ref.role, ref.layer, ref.expert, sketched):
+            fp.rows[key] = w[: SKETCH_TOKENS if ref.role == Role.EMBED else SKETCH_ROWS].astype(np.float16)
         if w.ndim == 1:
             fp.vectors[key] = w.astype(np.float32)
         elif ref.layer is not None:
@@ -25,3 +39,9 @@ def extract(model: Model, *, hashes: bool = True) -> Fingerprint:
         if hashes:
             fp.hashes[key] = (hash_array(w), int(w.size), is_constant(w))
     return fp
+
+
+def _sketched(role: Role, layer: int | None, expert: int | None, layers: set[int]) -> bool:
+    if expert is not None:
+        return False
+    return role == Role.EMBED or (role in (Role.MLP_GATE, Role.MLP_UP) and layer in layers)

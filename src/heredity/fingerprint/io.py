@@ -21,6 +21,8 @@ from heredity.layouts.model import ModelSpec
 
 MAX_JSON_BYTES = 256 * 1024 * 1024
 MAX_VECTOR = 10_000_000
+MAX_SKETCH = 50_000_000  # elements of one sketched matrix
+ROWS_PREFIX = "rows/"
 FIX = "re-create it with: heredity fingerprint MODEL -o FP.json"
 
 
@@ -32,7 +34,9 @@ def save(fp: Fingerprint, path: str | Path) -> Path:
     if path.suffix != ".json":
         path = path.with_suffix(".json")
     side = path.with_suffix(".safetensors")
-    save_file({k: np.ascontiguousarray(v, dtype=np.float32) for k, v in fp.vectors.items()}, str(side))
+    arrays = {k: np.ascontiguousarray(v, dtype=np.float32) for k, v in fp.vectors.items()}
+    arrays |= {ROWS_PREFIX + k: np.ascontiguousarray(v, dtype=np.float16) for k, v in fp.rows.items()}
+    save_file(arrays, str(side))
     doc = {
         "schema": SCHEMA, "version": __version__, "source": fp.source, "params": fp.params,
         "spec": dataclasses.asdict(fp.spec), "keys": fp.keys, "arrays": side.name,
@@ -79,11 +83,14 @@ def _build(doc: dict[str, Any], path: Path) -> Fingerprint:
     spec = ModelSpec(**spec_doc)
     std = {str(r): {int(k): float(v) for k, v in d.items()} for r, d in doc["std"].items()}
     hashes = {str(k): (str(v[0]), int(v[1]), bool(v[2])) for k, v in doc["hashes"].items()}
-    return Fingerprint(source=str(doc["source"]), spec=spec, keys=keys, vectors=_vectors(doc, path),
-                       std=std, hashes=hashes, params=doc.get("params"))
+    arrays = _arrays(doc, path)
+    vectors = {k: v for k, v in arrays.items() if not k.startswith(ROWS_PREFIX)}
+    rows = {k[len(ROWS_PREFIX):]: v for k, v in arrays.items() if k.startswith(ROWS_PREFIX)}
+    return Fingerprint(source=str(doc["source"]), spec=spec, keys=keys, vectors=vectors, std=std,
+                       hashes=hashes, rows=rows, params=doc.get("params"))
 
 
-def _vectors(doc: dict[str, Any], path: Path) -> dict[str, np.ndarray]:
+def _arrays(doc: dict[str, Any], path: Path) -> dict[str, np.ndarray]:
     from safetensors import SafetensorError
     from safetensors.numpy import load_file
 
@@ -98,7 +105,10 @@ def _vectors(doc: dict[str, Any], path: Path) -> dict[str, np.ndarray]:
     except (SafetensorError, OSError) as exc:
         raise CorruptCheckpointError(f"unreadable side file ({exc})", path=side, fix=FIX) from None
     for k, v in arrays.items():
-        parse_role_key(k)
-        if v.ndim != 1 or v.size > MAX_VECTOR:
+        sketch = k.startswith(ROWS_PREFIX)
+        parse_role_key(k[len(ROWS_PREFIX):] if sketch else k)
+        if sketch and (v.ndim != 2 or v.size > MAX_SKETCH):
+            raise CorruptCheckpointError("side file holds a sketch that is not a bounded matrix", path=side, fix=FIX)
+        if not sketch and (v.ndim != 1 or v.size > MAX_VECTOR):
             raise CorruptCheckpointError("side file holds a tensor that is not a vector", path=side, fix=FIX)
     return {k: v.astype(np.float32) for k, v in arrays.items()}

@@ -1,8 +1,12 @@
 """The :class:`Fingerprint`: what a model leaves behind when its weights are gone.
 
-It holds the 1-D vectors (norms, biases), per-layer standard deviations of every weight matrix, and a
-hash of every canonical tensor.  That is enough for the `identical`, `vectors`, `layers` and `attn_std`
-tests; `matching` and `experts` need rows of weight matrices and say so when given a fingerprint.
+It holds the 1-D vectors (norms, biases), per-layer standard deviations of every weight matrix, a hash
+of every canonical tensor, and a *matching sketch*: the first rows of the MLP gate and up matrices of a
+few evenly spaced layers, plus the first embedding rows (for aligning residual channels).  That is
+enough for `identical`, `vectors`, `layers`, `attn_std`, and for `matching` on the sketched layers
+(fingerprint-vs-model matches the sketched neurons into all of the model's neurons, so it survives
+neuron permutation; fingerprint-vs-fingerprint only pairs the same first neurons, so it does not).
+`experts` needs full weights and says so.
 """
 
 from __future__ import annotations
@@ -29,6 +33,7 @@ class Fingerprint:
     vectors: dict[str, np.ndarray] = field(default_factory=dict)  # key -> 1-D float32
     std: dict[str, dict[int, float]] = field(default_factory=dict)  # role -> layer -> std
     hashes: dict[str, tuple[str, int, bool]] = field(default_factory=dict)  # key -> (sha256, numel, constant)
+    rows: dict[str, np.ndarray] = field(default_factory=dict)  # key -> first canonical rows (the sketch)
     params: int | None = None
     is_fingerprint: bool = True
 
@@ -53,6 +58,13 @@ class Fingerprint:
 
     def layer_std(self, role: Role) -> dict[int, float]:
         return dict(self.std.get(role.value, {}))
+
+    def sketch(self, role: Role, layer: int | None = None) -> np.ndarray:
+        """The first rows of a matrix, where the sketch kept them."""
+        key = role_key(role, layer)
+        if key not in self.rows:
+            raise NotApplicableError(f"'{key}' is not in the fingerprint's matching sketch")
+        return self.rows[key]
 
     def tensor_hashes(self) -> dict[str, tuple[str, int, bool]]:
         return self.hashes
