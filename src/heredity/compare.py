@@ -18,6 +18,7 @@ from heredity import __version__
 from heredity.evidence import registry
 from heredity.evidence.features import Features, ModelFeatures
 from heredity.layouts.model import Model
+from heredity.provenance import hashing
 from heredity.results import Comparison, Evidence, ModelSummary
 from heredity.verdict import decide
 
@@ -61,18 +62,23 @@ def compare(a: Source, b: Source, *, tests: Sequence[str] | None = None, seed: i
     fa, fb = as_features(a), as_features(b)
     classes = [registry.get(n) for n in tests] if tests else [registry.get(n) for n in registry.names()]
     evidence: list[Evidence] = []
-    for i, cls in enumerate(classes):
-        if progress:
-            progress(cls.name, i, len(classes))
-        evidence.append(cls(seed=seed).evaluate(fa, fb))
+    with hashing({"a": _model(fa), "b": _model(fb)}) as hashes:
+        for i, cls in enumerate(classes):
+            if progress:
+                progress(cls.name, i, len(classes))
+            evidence.append(cls(seed=seed).evaluate(fa, fb))
     if progress:
         progress("verdict", len(classes), len(classes))
     return Comparison(
         a=summarise(fa), b=summarise(fb), evidence=tuple(evidence), verdict=decide(evidence),
         tensors_read={"a": _read(fa), "b": _read(fb)}, bytes_read={"a": _bytes(fa), "b": _bytes(fb)},
         seconds=time.perf_counter() - start, version=__version__,
-        extras={"fingerprint_excluded": _excluded(evidence, fa, fb)},
+        extras={"fingerprint_excluded": _excluded(evidence, fa, fb), **hashes},
     )
+
+
+def _model(f: Features) -> Model | None:
+    return f.model if isinstance(f, ModelFeatures) else None
 
 
 def _read(f: Features) -> tuple[str, ...]:

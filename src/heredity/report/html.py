@@ -83,8 +83,25 @@ def _hash_rows(comp: Comparison) -> tuple[list[list[str]], bool]:
         side_hashes = hashes.get(side, {}) if isinstance(hashes, Mapping) else {}
         for name in comp.tensors_read.get(side, ()):
             digest = side_hashes.get(name, "not recorded") if isinstance(side_hashes, Mapping) else "not recorded"
+            digest = f"{digest}{_rows_note(comp, side, name)}"
             rows.append([side.upper(), f'<span class="mono">{esc(safe_name(name))}</span>', f'<span class="mono">{esc(digest)}</span>'])
     return rows, have
+
+
+HASH_NOTE = ("sha256 of the float32 values each read returned (C order, little-endian, shape not included); "
+             "a tensor read only in part is hashed over the rows read, listed after the hash "
+             "(several parts: sha256 of the parts' hex digests in row order).")
+
+
+def _rows_note(comp: Comparison, side: str, name: str) -> str:
+    """`` (rows 0-128)`` for a tensor the engine read only in part, else empty."""
+    rows = comp.extras.get("tensor_rows")
+    ranges = rows.get(side, {}).get(name) if isinstance(rows, Mapping) and isinstance(rows.get(side), Mapping) else None
+    if not isinstance(ranges, list) or not ranges:
+        return ""
+    shown = ", ".join(f"{r[0]}-{r[1]}" for r in ranges[:8] if isinstance(r, list) and len(r) == 2)
+    more = f" and {len(ranges) - 8} more" if len(ranges) > 8 else ""
+    return f" (rows {shown}{more})"
 
 
 def provenance_section(comp: Comparison) -> str:
@@ -97,7 +114,8 @@ def provenance_section(comp: Comparison) -> str:
         ["time", esc(fmt.format_seconds(comp.seconds))],
     ]
     rows, have = _hash_rows(comp)
-    note = "" if have else '<p class="note">The engine did not record tensor hashes for this comparison; names only.</p>'
+    note = (f'<p class="muted">{esc(HASH_NOTE)}</p>' if have else
+            '<p class="note">The engine did not record tensor hashes for this comparison; names only.</p>')
     state = " open" if len(rows) <= OPEN_TENSOR_LIST else ""
     hashes = f"<details{state}><summary>{len(rows)} tensors read (sha256)</summary>{note}{table(['side', 'tensor', 'sha256'], rows)}</details>"
     return "<h2>Provenance</h2>" + table(["", ""], facts) + hashes
