@@ -50,6 +50,7 @@ HEADS = (Role.Q_BIAS, Role.K_BIAS, Role.V_BIAS)
 UNITS = {Role.MLP_UP_BIAS: "neurons", Role.ROUTER_BIAS: "experts", Role.ROUTER_SCALE: "experts",
          Role.Q_A_NORM: "q_latent", Role.KV_A_NORM: "kv_latent"}
 UNTESTED = (Role.Q_NORM, Role.K_NORM)
+SCATTER_VECTORS, SCATTER_CAP = 4, 4096  # raw vector pairs kept for the report's scatter plot
 MIN_NORMAL_N = 20  # below this many units a group uses Monte-Carlo instead of the normal approximation
 
 
@@ -239,8 +240,23 @@ class VectorsTest(EvidenceTest):
         return self.evidence(
             mean_rho, p, summary, groups=groups, per_vector=per_vector, untested_q_k_norms=untested,
             skipped=skipped[:200], skipped_count=len(skipped), layer_pairing=pairing,
-            power=_power(compared), vectors_compared=len(compared),
+            power=_power(compared), vectors_compared=len(compared), vectors=scatter_pairs(compared),
         )
+
+
+def scatter_pairs(compared: list[Pair], k: int = SCATTER_VECTORS, cap: int = SCATTER_CAP) -> dict[str, dict[str, list[float]]]:
+    """Raw values of the ``k`` vector pairs with the largest |Spearman| (most telling first), for the
+    report's scatter plot: at most ``cap`` evenly spaced entries each, 5 significant digits."""
+    telling = sorted(compared, key=lambda p: -abs(p.row()["spearman"]))[:k]
+    out = {}
+    for p in telling:
+        keep = np.unique(np.linspace(0, p.a.size - 1, min(cap, p.a.size)).round().astype(int))
+        out[p.key] = {"a": _sig5(p.a[keep]), "b": _sig5(p.b[keep])}
+    return out
+
+
+def _sig5(v: np.ndarray) -> list[float]:
+    return [float(f"{x:.5g}") for x in v.tolist()]
 
 
 def _head_shape(a: Features, b: Features) -> tuple[int, int, int] | None:
