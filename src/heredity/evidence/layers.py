@@ -123,6 +123,10 @@ def layer_pairs(a: Features, b: Features) -> tuple[list[tuple[int, int]], str]:
     return proportional_pairs(la, lb), "proportional by depth (no shared non-constant vectors)"
 
 
+#: The p-value's null (and the report's histogram) is of the DP optimum, not of the reported mean.
+NULL_OF = "alignment score (Spearman summed along the best monotone path)"
+
+
 @register
 class LayersTest(EvidenceTest):
     """Layer-to-layer similarity matrix and its best monotone alignment."""
@@ -150,5 +154,6 @@ class LayersTest(EvidenceTest):
             f"{len(path)} layer pairs aligned; mean Spearman on the path {on_path:.3f} "
             f"(null score {null.mean():.2f}±{null.std():.2f}, observed {score:.2f})",
             similarity=np.round(sim, 4), path=path, score=score, null_scores=np.round(null, 4),
+            observed=score, null_of=NULL_OF,
             roles=[r.value for r, _, _ in st], p_value_method="normal fit to Monte-Carlo null (approximate)",
         )

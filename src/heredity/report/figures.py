@@ -18,8 +18,8 @@ Keys read (first match wins; aliases cover the engine's spellings):
   drawn as a layer x expert map
 - null distribution: ``null`` / ``null_samples`` / ``null_scores`` / ``null_statistics`` (the statistic
   under independence); observed value = ``observed`` or ``score`` when given (a test whose null is of
-  a raw score rather than of its reported statistic), else ``Evidence.statistic``; failing those, the
-  first entry of ``groups = {name: {"statistic", "null_samples"}}`` that has null samples
+  a raw score rather than of its reported statistic; ``null_of`` then names that quantity for the
+  axis and caption), else ``Evidence.statistic``; failing those, the first entry of ``groups = {name: {"statistic", "null_samples"}}`` that has null samples
 """
 
 from __future__ import annotations
@@ -169,8 +169,10 @@ def null_figure(ev: Evidence) -> Figure | None:
     samples = _numbers(raw)
     if samples is None:
         return Figure(ev.test, title, "", note="no numeric null samples")
-    caption = "Grey: the statistic under independence (B's units shuffled). Red: the observed value."
-    return Figure(ev.test, title, caption, plots.null_histogram(samples, observed, title))
+    what = ev.detail.get("null_of") if isinstance(ev.detail.get("null_of"), str) else None
+    caption = (f"Grey: the {safe_name(what or 'statistic', 80)} under independence (B's units shuffled). "
+               "Red: the observed value of the same quantity.")
+    return Figure(ev.test, title, caption, plots.null_histogram(samples, observed, title, safe_name((what or "statistic").split(" (")[0], 40)))
 
 
 def _layer_of(key: str) -> tuple[str, int] | None:

@@ -126,7 +126,7 @@ def heatmap(matrix: Sequence[Sequence[float]], title: str, xlabel: str, ylabel: 
     return to_svg(fig)
 
 
-def null_histogram(samples: Sequence[float], observed: float | None, title: str) -> str:
+def null_histogram(samples: Sequence[float], observed: float | None, title: str, xlabel: str = "statistic") -> str:
     """Histogram of the statistic under the null (independence), observed value as a red line."""
     fig = _figure(4.0, 2.6)
     ax = fig.add_subplot()
@@ -134,7 +134,7 @@ def null_histogram(samples: Sequence[float], observed: float | None, title: str)
     if observed is not None:
         ax.axvline(observed, color="#c0392b", linewidth=2, label=f"observed {observed:.4g}")
         ax.legend(frameon=False, loc="upper left")
-    ax.set_xlabel("statistic")
+    ax.set_xlabel(xlabel)
     ax.set_ylabel("null samples")
     ax.set_title(title)
     return to_svg(fig)
