@@ -6,12 +6,13 @@ import io
 import json
 
 import numpy as np
+from rich import box
 from rich.console import Console, Group
 from rich.table import Table
 from rich.text import Text
 
 from heredity.bench.detectors import ATTN_STD_PUBLISHED_THRESHOLD
-from heredity.case.moge_upcycle import CaseResult, PairResult
+from heredity.case.moge_upcycle import CaseResult
 from heredity.errors import safe_name
 from heredity.report.fmt import format_p
 
@@ -20,22 +21,33 @@ def _r(x: float | None) -> str:
     return "-" if x is None else f"{x:.3f}"
 
 
-def _tests(p: PairResult) -> str:
-    """Each test that produced a p-value, as ``name p=...`` (descriptive ones marked with *)."""
-    parts = [f"{e.test}{'*' if e.descriptive else ''} p={format_p(e.p_value)}"
-             for e in p.comparison.evidence if e.applicable and e.p_value is not None]
-    return ", ".join(parts) or "no test applicable"
+def _test_cell(result: CaseResult, pair: int, name: str) -> str:
+    ev = next((e for e in result.pairs[pair].comparison.evidence if e.test == name), None)
+    if ev is None:
+        return "-"
+    return format_p(ev.p_value) if ev.applicable else "n/a"
 
 
-def pairs_table(result: CaseResult) -> Table:
-    t = Table(title="Dense Qwen2.5-shaped model vs two MoGE models", title_justify="left")
-    for col in ("pair", "truth", "attn_std r", f"> {ATTN_STD_PUBLISHED_THRESHOLD} says", "r vs null (p)",
-                "heredity", "combined p", "tests (* = descriptive)"):
-        t.add_column(col)
+def side_by_side(result: CaseResult) -> Table:
+    """Rows = what is measured, one column per pair: attn_std's reading first, then heredity's."""
+    t = Table(title="Dense Qwen2.5-shaped model vs two MoGE models", title_justify="left", box=box.SIMPLE)
+    t.add_column("", no_wrap=True)
     for p in result.pairs:
-        v = p.comparison.verdict
-        t.add_row(p.name, p.label, _r(p.attn_std), p.published_call, format_p(p.attn_std_null_p), v.label,
-                  format_p(v.p_value), safe_name(_tests(p), 400))
+        t.add_column(p.name, no_wrap=True)
+    rows: list[tuple[str, list[str]]] = [
+        ("truth", [p.label for p in result.pairs]),
+        ("attn_std correlation r", [_r(p.attn_std) for p in result.pairs]),
+        (f"attn_std published (r > {ATTN_STD_PUBLISHED_THRESHOLD})", [p.published_call for p in result.pairs]),
+        ("attn_std r vs its null: p", [format_p(p.attn_std_null_p) for p in result.pairs]),
+        ("heredity verdict", [p.comparison.verdict.label for p in result.pairs]),
+        ("heredity combined p", [format_p(p.comparison.verdict.p_value) for p in result.pairs]),
+    ]
+    for label, cells in rows:
+        t.add_row(label, *cells)
+    descriptive = {e.test for p in result.pairs for e in p.comparison.evidence if e.descriptive}
+    for name in dict.fromkeys(e.test for p in result.pairs for e in p.comparison.evidence):
+        star = " (descriptive)" if name in descriptive else ""
+        t.add_row(f"  test {safe_name(name, 30)}{star}: p", *[_test_cell(result, i, name) for i in range(len(result.pairs))])
     return t
 
 
@@ -52,7 +64,7 @@ def null_line(result: CaseResult) -> Text:
 
 def renderable(result: CaseResult) -> Group:
     reports = [Text(f"report: {safe_name(p.report, 300)}", style="dim") for p in result.pairs if p.report]
-    return Group(pairs_table(result), null_line(result), *reports)
+    return Group(side_by_side(result), null_line(result), *reports)
 
 
 def render_terminal(result: CaseResult, console: Console) -> None:
