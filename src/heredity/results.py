@@ -119,6 +119,8 @@ class Comparison:
             "b": self.b.to_dict(),
             "evidence": [e.to_dict() for e in self.evidence],
             "tensors_read": {k: list(v) for k, v in self.tensors_read.items()},
+            "tensor_sha256": _jsonable(self.extras.get("tensor_sha256", {})),
+            "tensor_rows": _jsonable(self.extras.get("tensor_rows", {})),
             "bytes_read": dict(self.bytes_read),
             "seconds": round(self.seconds, 4),
             "version": self.version,

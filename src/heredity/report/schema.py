@@ -67,6 +67,8 @@ COMPARE_V1: dict[str, Any] = {
         "evidence": {"type": "array", "items": EVIDENCE},
         "tensors_read": {"type": "object", "additionalProperties": _NAMES},
         "bytes_read": {"type": "object", "additionalProperties": {"type": "integer", "minimum": 0}},
+        "tensor_sha256": {"type": "object", "additionalProperties": {"type": "object", "additionalProperties": {"type": "string"}}},
+        "tensor_rows": {"type": "object"},
         "seconds": {"type": "number", "minimum": 0},
         "version": {"type": "string"},
         "command": {"type": "string"},
