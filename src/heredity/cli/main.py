@@ -23,16 +23,21 @@ def cli() -> None:
 
 
 def _register() -> None:
-    # one import per command module; each module defines a click command named `command`
-    from heredity.cli import inspect_cmd
+    """Add every command; each module defines a click command named ``command`` and imports its heavy
+    dependencies inside the command body, so ``heredity --help`` stays fast."""
+    from heredity.cli import (
+        bench_cmd,
+        case_cmd,
+        compare_cmd,
+        fingerprint_cmd,
+        forge_cmd,
+        inspect_cmd,
+        matrix_cmd,
+        report_cmd,
+    )
 
-    cli.add_command(inspect_cmd.command)
-    from heredity.cli import forge_cmd; cli.add_command(forge_cmd.command)  # noqa: E702, I001
-    from heredity.cli import compare_cmd, report_cmd; cli.add_command(compare_cmd.command); cli.add_command(report_cmd.command)  # noqa: E702, I001
-    from heredity.cli import matrix_cmd; cli.add_command(matrix_cmd.command)  # noqa: E702, I001
-    from heredity.cli import fingerprint_cmd; cli.add_command(fingerprint_cmd.command)  # noqa: E702, I001
-    from heredity.cli import bench_cmd; cli.add_command(bench_cmd.command)  # noqa: E702, I001
-    from heredity.cli import case_cmd; cli.add_command(case_cmd.command)  # noqa: E702, I001
+    for module in (inspect_cmd, compare_cmd, report_cmd, fingerprint_cmd, matrix_cmd, forge_cmd, bench_cmd, case_cmd):
+        cli.add_command(module.command)
 
 
 _register()
