@@ -61,10 +61,10 @@ def test_bench_usage_errors(fake_suite: list[Pair], capsys: pytest.CaptureFixtur
 
 
 @pytest.mark.slow
-def test_bench_quick_suite(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_bench_quick_suite(quick_suite_root: Path, capsys: pytest.CaptureFixture[str]) -> None:
     """The quick suite end to end: heredity never calls an independent pair related, and finds lineage."""
     pytest.importorskip("torch")
-    assert main(["bench", "--quick", "--root", str(tmp_path), "--format", "json", "-q"]) == 0
+    assert main(["bench", "--quick", "--root", str(quick_suite_root), "--format", "json", "-q"]) == 0
     doc = json.loads(capsys.readouterr().out)
     h = doc["detectors"]["heredity"]
     assert h["false_positive_rate"] == 0.0

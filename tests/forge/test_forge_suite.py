@@ -31,9 +31,8 @@ def _digest(root: Path) -> str:
 
 
 @pytest.fixture(scope="module")
-def suite(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, list]:  # type: ignore[type-arg]
-    root = tmp_path_factory.mktemp("suite")
-    return root, build_suite(root, quick=True)
+def suite(quick_suite_root: Path) -> tuple[Path, list]:  # type: ignore[type-arg]
+    return quick_suite_root, build_suite(quick_suite_root, quick=True)
 
 
 @pytest.mark.slow
