@@ -35,8 +35,10 @@ def test_result_well_formed(name: str) -> None:
         e = run(cls, related=related)
         assert e.test == name and e.descriptive == cls.descriptive
         assert e.summary and e.seconds >= 0
-        if e.applicable:
+        if e.applicable and not e.descriptive:
             assert e.p_value is not None and 0.0 <= e.p_value <= 1.0
+        elif e.applicable:  # descriptive tests may lack a valid null; a p-value they give is still in [0, 1]
+            assert e.statistic is not None and (e.p_value is None or 0.0 <= e.p_value <= 1.0)
         else:
             assert e.reason
         json.dumps(e.to_dict())  # detail must be JSON-serialisable
@@ -66,3 +68,9 @@ def test_vectors_symmetric() -> None:
     cls = registry.get("vectors")
     fa, fb = features(A, TOY), features(B, TOY)
     assert cls().run(fa, fb).statistic == pytest.approx(cls().run(fb, fa).statistic)
+
+
+def test_attn_std_gives_no_p_value() -> None:
+    """The public fingerprint has no null valid under independence: no p-value, the naive one labelled."""
+    e = run(registry.get("attn_std"), related=False)
+    assert e.applicable and e.p_value is None and 0.0 <= e.detail["naive_pearson_p"] <= 1.0

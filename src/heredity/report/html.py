@@ -30,9 +30,25 @@ def verdict_section(comp: Comparison) -> str:
         f"{esc(fmt.LABEL_MEANING.get(v.label, ''))} Threshold for 'related': {esc(fmt.format_p(v.threshold))}."
     )
     extra = "".join(f"<p><b>{k}:</b> {esc(t)}</p>" for k, t in (("Why", v.reason), ("Power", v.power)) if t)
+    extra += _public_fingerprint_note(comp)
     return (
         f'<section class="verdict {esc(v.label)}" id="verdict"><p><span class="label">{esc(fmt.label_text(v.label))}</span>: '
         f"{esc(v.sentence)}</p><p>{p_line}</p>{extra}</section>"
+    )
+
+
+def _public_fingerprint_note(comp: Comparison) -> str:
+    """What the public attention-std fingerprint says for this pair, and why it cannot decide."""
+    ev = next((e for e in comp.evidence if e.test == "attn_std" and e.applicable), None)
+    if ev is None or ev.statistic is None:
+        return ""
+    return (
+        f"<p><b>The public fingerprint:</b> the per-layer attention-std correlation used in the Pangu/Qwen "
+        f"dispute is <b>{ev.statistic:.3f}</b> for this pair. It is shown for comparison only and does not "
+        "count towards the verdict: independently trained models also score high on it (0.91 for the "
+        "unrelated deepseek-llm-7b and llama2-7b), because depth trends come from the training recipe, not "
+        "from descent. The tests above compare the weights themselves, against a null that holds under "
+        "independence.</p>"
     )
 
 
