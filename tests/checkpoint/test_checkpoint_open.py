@@ -133,3 +133,15 @@ def test_mistyped_local_paths_are_not_hub_ids(
     with pytest.raises(NotFoundError, match="no such file"):
         open_checkpoint(text)
     assert calls == []
+
+
+def test_memory_checkpoint_keeps_scalar_shape_and_copies() -> None:
+    import numpy as np
+
+    from heredity.checkpoint import MemoryCheckpoint
+
+    store = {"s": np.array(2.5, dtype=np.float32), "v": np.ones(3, dtype=np.float32)}
+    ckpt = MemoryCheckpoint(store)
+    assert ckpt.read("s").shape == ()
+    ckpt.read("v")[0] = 7.0
+    assert store["v"][0] == 1.0

@@ -105,4 +105,4 @@ class MemoryCheckpoint(Checkpoint):
         a = self.arrays[name]
         if rows is not None:
             a = a[rows]
-        return np.ascontiguousarray(a, dtype=np.float32)
+        return np.array(a, dtype=np.float32, order="C")  # a copy: callers may not mutate the store; keeps 0-d shape

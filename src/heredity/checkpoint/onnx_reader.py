@@ -87,7 +87,7 @@ class ONNXCheckpoint(Checkpoint):
         self.info(name)
         q = self._quantised.get(name)
         if q is None:
-            out = np.ascontiguousarray(self._raw(name, rows), dtype=np.float32)
+            out = np.asarray(self._raw(name, rows), dtype=np.float32, order="C")
         else:
             out = self._dequantised(q, rows)
         note_nonfinite(self, name, out)
@@ -112,7 +112,7 @@ class ONNXCheckpoint(Checkpoint):
             scale, zero = scale.reshape(shape), zero.reshape(shape)
             if q.axis == 0 and rows is not None:
                 scale, zero = scale[rows], zero[rows]
-        return np.ascontiguousarray((values - zero) * scale, dtype=np.float32)
+        return np.asarray((values - zero) * scale, dtype=np.float32, order="C")
 
 
 def _info(name: str, s: _Stored, path: Path) -> TensorInfo:

@@ -145,7 +145,7 @@ class Model:
             w = unpermute_gguf_rows(w, ref.unpermute_heads)
         if ref.plus_one:
             w = w + np.float32(1.0)
-        return np.ascontiguousarray(w, dtype=np.float32)
+        return np.asarray(w, dtype=np.float32, order="C")  # (ascontiguousarray would turn 0-d into 1-d)
 
     def _log(self, name: str, nbytes: int) -> None:
         self.read_log[name] = self.read_log.get(name, 0) + int(nbytes)
