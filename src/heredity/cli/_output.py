@@ -9,6 +9,7 @@ fast commands print nothing extra.
 
 from __future__ import annotations
 
+import os
 import shlex
 import sys
 import threading
@@ -29,9 +30,16 @@ ProgressFn = Callable[[str, int, int], None]
 PROGRESS_DELAY_S = 1.0
 
 
+PIPE_WIDTH = 100  # columns when stdout is a file or pipe and COLUMNS is unset (rich would use 80)
+
+
 def stdout_console() -> Console:
-    """The console for results: colour only on a terminal without NO_COLOR (rich's own rules)."""
-    return Console(highlight=False, soft_wrap=False)
+    """The console for results: colour only on a terminal without NO_COLOR (rich's own rules); piped
+    output is laid out at 100 columns so evidence tables do not wrap in logs and files."""
+    console = Console(highlight=False, soft_wrap=False)
+    if not console.is_terminal and "COLUMNS" not in os.environ:
+        console.width = PIPE_WIDTH
+    return console
 
 
 def stderr_console() -> Console:
