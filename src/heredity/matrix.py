@@ -12,16 +12,15 @@ which side is the parent, so each component is rooted at the model listed first 
 
 from __future__ import annotations
 
-import math
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from heredity.errors import UsageError
 from heredity.results import Comparison
+from heredity.stats import neg_log10_p
 
 MATRIX_SCHEMA = "heredity.matrix/1"
-P_FLOOR = 1e-300  # p-values below this are clipped so -log10 p stays finite
 ProgressFn = Callable[[str, int, int], None]
 
 
@@ -87,8 +86,8 @@ class MatrixResult:
 
 
 def weight(p: float) -> float:
-    """Edge weight ``-log10 p``; larger means more strongly tied."""
-    return -math.log10(max(p, P_FLOOR))
+    """Edge weight ``-log10 p`` (clipped at :data:`heredity.stats.P_FLOOR`); larger means more strongly tied."""
+    return neg_log10_p(p)
 
 
 def _find(parent: list[int], i: int) -> int:

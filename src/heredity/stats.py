@@ -28,6 +28,14 @@ from scipy import stats as sps
 P_FLOOR = 1e-300
 
 
+def neg_log10_p(p: float | None) -> float:
+    """Evidence strength ``-log10 p``, clipped at :data:`P_FLOOR` so it stays finite; a missing or NaN
+    p-value scores 0 (as p = 1).  Used to rank pairs (bench ROC) and to weight lineage-tree edges."""
+    if p is None or math.isnan(p):
+        return 0.0
+    return -math.log10(max(float(p), P_FLOOR))
+
+
 def clip_p(p: float) -> float:
     """Clamp a p-value into ``[P_FLOOR, 1]`` (NaN stays NaN)."""
     if math.isnan(p):

@@ -17,19 +17,16 @@ Conventions (the same for every detector, so numbers are comparable):
 
 from __future__ import annotations
 
-import math
 from collections.abc import Sequence
 
 import numpy as np
 
-P_FLOOR = 1e-300  # p-values are clipped here so -log10 p stays finite
+from heredity.stats import neg_log10_p
 
 
 def score_from_p(p_value: float | None) -> float:
-    """``-log10 p`` clipped at :data:`P_FLOOR`; a missing or NaN p-value scores 0 (as p = 1)."""
-    if p_value is None or math.isnan(p_value):
-        return 0.0
-    return -math.log10(max(float(p_value), P_FLOOR))
+    """``-log10 p`` clipped at the shared floor; a missing or NaN p-value scores 0 (as p = 1)."""
+    return neg_log10_p(p_value)
 
 
 def _positives(labels: Sequence[str]) -> np.ndarray:
