@@ -44,12 +44,10 @@ def as_features(source: Source) -> Features:
 
 
 def summarise(f: Features) -> ModelSummary:
+    from heredity.inspect import count_params
+
     spec = f.spec
-    params = None
-    if isinstance(f, ModelFeatures):
-        params = sum(info.numel for info in f.model.checkpoint.tensors.values())
-    else:
-        params = getattr(f, "params", None)
+    params = count_params(f.model) if isinstance(f, ModelFeatures) else getattr(f, "params", None)
     return ModelSummary(source=f.source, format=spec.format, family=spec.family, layers=spec.layers,
                         hidden_size=spec.hidden_size, params=params, experts=spec.experts,
                         inferred=spec.inferred, is_fingerprint=f.is_fingerprint)

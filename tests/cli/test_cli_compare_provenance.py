@@ -26,3 +26,20 @@ def test_json_hashes_every_tensor_read(capsys: pytest.CaptureFixture[str]) -> No
         with open_checkpoint(path) as ckpt:
             for name, digest in whole.items():
                 assert hashlib.sha256(ckpt.read(name).tobytes()).hexdigest() == digest
+
+
+def test_compare_and_fingerprint_count_params_like_inspect(tmp_path: Path) -> None:
+    """One parameter count everywhere: a tied head exposed under two names (llama2.c) is counted once."""
+    from heredity import fingerprint
+    from heredity.compare import compare
+    from heredity.inspect import inspect_model
+    from heredity.layouts import load_model
+    from heredity.synth import make_checkpoint
+
+    ckpt = make_checkpoint("llama", tie_embeddings=True)
+    ckpt.arrays["lm_head.weight"] = ckpt.arrays["model.embed_tokens.weight"]  # a reader's alias of the tie
+    model = load_model(ckpt)
+    expected = inspect_model(model).params
+    assert expected == sum(a.size for n, a in ckpt.arrays.items() if n != "lm_head.weight")
+    assert compare(model, model, tests=["identical"]).a.params == expected
+    assert fingerprint.extract(model).params == expected

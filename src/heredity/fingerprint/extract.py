@@ -6,6 +6,7 @@ import numpy as np
 
 from heredity.evidence.features import hash_array, role_key
 from heredity.fingerprint.model import Fingerprint
+from heredity.inspect import count_params
 from heredity.layouts.model import Model
 from heredity.layouts.roles import Role
 from heredity.stats import is_constant
@@ -25,7 +26,7 @@ def extract(model: Model, *, hashes: bool = True) -> Fingerprint:
     """The fingerprint of ``model``; ``hashes=False`` skips hashing (then `identical` cannot run)."""
     fp = Fingerprint(source=model.checkpoint.source, spec=model.spec,
                      keys=[role_key(*r.key) for r in model.refs],
-                     params=sum(i.numel for i in model.checkpoint.tensors.values()))
+                     params=count_params(model))
     sketched = sketch_layers(model.spec.layers)
     for ref in model.refs:
         w = model.load(ref)
