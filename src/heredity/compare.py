@@ -2,9 +2,13 @@
 
 ``compare(a, b)`` accepts, on either side, a path or hub id (opened with
 :func:`heredity.layouts.load_model`), a :class:`~heredity.layouts.model.Model`, a loaded
-:class:`~heredity.fingerprint.Fingerprint`, or a fingerprint file.  It runs the selected evidence tests
-(all registered ones by default), which read lazily, so only the tensors a test needs are read; then
-the verdict combines the evidence.  Nothing is printed; ``progress(step, done, total)`` reports steps.
+:class:`~heredity.fingerprint.Fingerprint`, or a fingerprint file.  It runs a plan of configured
+evidence tests (:func:`heredity.evidence.plan.default_plan` unless ``tests`` gives instances), which
+read lazily, so only the tensors a test needs are read; then the verdict combines the evidence.
+
+A model given by the caller is compared through :meth:`Model.view`: the comparison records its reads
+in a recorder of its own and never swaps or mutates the caller's objects, so comparisons may run at
+once in several threads.  Nothing is printed; ``progress(step, done, total)`` reports steps.
 """
 
 from __future__ import annotations
@@ -15,11 +19,12 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from heredity import __version__
-from heredity.evidence import registry
+from heredity.checkpoint.recorder import ReadEvent, hashes, tensors, unique_bytes
+from heredity.evidence.base import EvidenceTest
 from heredity.evidence.features import Features, ModelFeatures
+from heredity.evidence.plan import default_plan
 from heredity.layouts.model import Model
-from heredity.provenance import hashing
-from heredity.results import Comparison, Evidence, ModelSummary
+from heredity.results import Comparison, Evidence, Exclusion, ModelSummary
 from heredity.verdict import decide
 
 Progress = Callable[[str, int, int], None]
@@ -27,12 +32,14 @@ Source = str | os.PathLike[str] | Model | Features
 
 
 def as_features(source: Source) -> Features:
-    """Open whatever was given as a :class:`Features` view."""
+    """Open whatever was given as a :class:`Features` view (models get a fresh read recorder)."""
     from heredity.fingerprint import Fingerprint, is_fingerprint_file, load
 
     if isinstance(source, Model):
-        return ModelFeatures(source)
-    if isinstance(source, Fingerprint | ModelFeatures):
+        return ModelFeatures(source.view())
+    if isinstance(source, ModelFeatures):
+        return ModelFeatures(source.model.view())
+    if isinstance(source, Fingerprint):
         return source
     if isinstance(source, str | os.PathLike) and is_fingerprint_file(Path(source)):
         return load(Path(source))
@@ -53,42 +60,41 @@ def summarise(f: Features) -> ModelSummary:
                         inferred=spec.inferred, is_fingerprint=f.is_fingerprint)
 
 
-def compare(a: Source, b: Source, *, tests: Sequence[str] | None = None, seed: int = 0,
+def compare(a: Source, b: Source, *, tests: Sequence[EvidenceTest] | None = None, seed: int = 0,
             progress: Progress | None = None) -> Comparison:
-    """Compare two models (or fingerprints) and return every piece of evidence plus the verdict."""
+    """Compare two models (or fingerprints) and return every piece of evidence plus the verdict.
+
+    ``tests``: configured test instances, run in the order given (default: the default plan built
+    with ``seed``; instances carry their own seed)."""
     start = time.perf_counter()
     fa, fb = as_features(a), as_features(b)
-    classes = [registry.get(n) for n in tests] if tests else [registry.get(n) for n in registry.names()]
+    plan = list(tests) if tests is not None else default_plan(seed)
     evidence: list[Evidence] = []
-    with hashing({"a": _model(fa), "b": _model(fb)}) as hashes:
-        for i, cls in enumerate(classes):
-            if progress:
-                progress(cls.name, i, len(classes))
-            evidence.append(cls(seed=seed).evaluate(fa, fb))
+    for i, test in enumerate(plan):
+        if progress:
+            progress(test.name, i, len(plan))
+        evidence.append(test.evaluate(fa, fb))
     if progress:
-        progress("verdict", len(classes), len(classes))
+        progress("verdict", len(plan), len(plan))
+    events = {"a": _events(fa), "b": _events(fb)}
+    recorded = {s: hashes(events[s]) for s, f in (("a", fa), ("b", fb)) if isinstance(f, ModelFeatures)}
     return Comparison(
         a=summarise(fa), b=summarise(fb), evidence=tuple(evidence), verdict=decide(evidence),
-        tensors_read={"a": _read(fa), "b": _read(fb)}, bytes_read={"a": _bytes(fa), "b": _bytes(fb)},
+        tensors_read={s: tensors(e) for s, e in events.items()},
+        bytes_read={s: unique_bytes(e) for s, e in events.items()},
         seconds=time.perf_counter() - start, version=__version__,
-        extras={"fingerprint_excluded": _excluded(evidence, fa, fb), **hashes},
+        extras={"fingerprint_excluded": _excluded(evidence, fa, fb),
+                "tensor_sha256": {s: r[0] for s, r in recorded.items()},
+                "tensor_rows": {s: r[1] for s, r in recorded.items()}},
     )
 
 
-def _model(f: Features) -> Model | None:
-    return f.model if isinstance(f, ModelFeatures) else None
-
-
-def _read(f: Features) -> tuple[str, ...]:
-    return tuple(sorted(f.model.read_log)) if isinstance(f, ModelFeatures) else ()
-
-
-def _bytes(f: Features) -> int:
-    return f.model.bytes_read if isinstance(f, ModelFeatures) else 0
+def _events(f: Features) -> tuple[ReadEvent, ...]:
+    return f.model.recorder.since() if isinstance(f, ModelFeatures) else ()
 
 
 def _excluded(evidence: list[Evidence], fa: Features, fb: Features) -> list[str]:
     """Tests a fingerprint side made impossible (so reports can say what comparing weights would add)."""
     if not (fa.is_fingerprint or fb.is_fingerprint):
         return []
-    return [e.test for e in evidence if not e.applicable and "fingerprint" in (e.reason or "")]
+    return [e.test for e in evidence if e.excluded == Exclusion.FINGERPRINT]

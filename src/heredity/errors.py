@@ -18,6 +18,8 @@ that come from a checkpoint are escaped with :func:`safe_name` before they are p
 
 from __future__ import annotations
 
+from heredity.results import Exclusion
+
 EXIT_OK = 0
 EXIT_INTERNAL = 1
 EXIT_BAD_INPUT = 2
@@ -91,7 +93,11 @@ class MissingDependencyError(HeredityError):
 
 
 class NotApplicableError(HeredityError):
-    """A test cannot run on the given models; the message says why."""
+    """A test cannot run on the given models; ``why`` says which kind of reason, the message the details."""
+
+    def __init__(self, message: str, why: Exclusion, **kw: object) -> None:
+        self.why = why
+        super().__init__(message, **kw)  # type: ignore[arg-type]
 
 
 def require(module: str, extra: str, purpose: str) -> object:

@@ -27,6 +27,7 @@ from typing import Any
 
 from heredity.bench.baseline import empirical_p
 from heredity.bench.detectors import ATTN_STD, ATTN_STD_PUBLISHED_THRESHOLD
+from heredity.evidence.attn_std import AttnStdTest
 from heredity.results import Comparison
 
 CASE_SCHEMA = "heredity.case/1"
@@ -145,7 +146,7 @@ def attn_std_null(models: dict[str, str], seed: int) -> tuple[list[float], list[
 
     values, names = [], []
     for x, y in null_pairs(models):
-        r = attn_std_of(compare(models[x], models[y], tests=[ATTN_STD], seed=seed))
+        r = attn_std_of(compare(models[x], models[y], tests=[AttnStdTest(seed=seed)]))
         if r is not None:
             values.append(r)
             names.append(f"{x} vs {y}")

@@ -17,13 +17,16 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from types import TracebackType
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskID, TextColumn, TimeElapsedColumn
 
 from heredity.errors import InputError, UsageError, safe_name
+
+if TYPE_CHECKING:
+    from heredity.evidence.base import EvidenceTest
 
 F = TypeVar("F", bound=Callable[..., Any])
 ProgressFn = Callable[[str, int, int], None]
@@ -71,6 +74,16 @@ def split_names(value: str | None) -> list[str] | None:
     if not names:
         raise UsageError("--tests is empty", fix="give comma-separated test names, e.g. --tests vectors,matching")
     return names
+
+
+def test_plan(value: str | None, seed: int) -> list[EvidenceTest] | None:
+    """``--tests vectors,matching:max_layers=4`` -> configured instances; None when not given."""
+    names = split_names(value)
+    if names is None:
+        return None
+    from heredity.evidence.plan import parse
+
+    return parse(names, seed)
 
 
 def command_line() -> str:
@@ -158,4 +171,7 @@ def output_option(required: bool = False) -> Callable[[F], F]:
 
 quiet_option = click.option("-q", "--quiet", is_flag=True, help="No progress bars or notes on stderr.")
 seed_option = click.option("--seed", type=int, default=0, show_default=True, help="Seed for permutation nulls.")
-tests_option = click.option("--tests", default=None, metavar="T1,T2", help="Run only these evidence tests.")
+tests_option = click.option(
+    "--tests", default=None, metavar="T1,T2",
+    help="Run only these evidence tests, in this order; set parameters with NAME:KEY=VALUE, "
+         "e.g. --tests vectors,matching:max_layers=4:max_rows=256.")

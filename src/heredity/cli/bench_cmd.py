@@ -26,7 +26,7 @@ def detectors(cmds: tuple[str, ...], tests: str | None, seed: int, skip_heredity
     from heredity.bench.detectors import HeredityDetector
     from heredity.bench.external import CommandDetector
 
-    found: list[Detector] = [] if skip_heredity else [HeredityDetector(out.split_names(tests), seed)]
+    found: list[Detector] = [] if skip_heredity else [HeredityDetector(out.test_plan(tests, seed), seed)]
     for i, template in enumerate(cmds):
         found.append(CommandDetector(template, name="cmd" if i == 0 else f"cmd{i + 1}"))
     return found

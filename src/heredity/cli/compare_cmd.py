@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+from typing import TYPE_CHECKING
 
 import click
 
@@ -10,8 +11,13 @@ from heredity.cli import _output as out
 from heredity.errors import EXIT_FAIL_ON
 from heredity.results import Comparison
 
+if TYPE_CHECKING:
+    from collections.abc import Sequence
 
-def run_compare(a: str, b: str, *, tests: list[str] | None, seed: int, quiet: bool) -> Comparison:
+    from heredity.evidence.base import EvidenceTest
+
+
+def run_compare(a: str, b: str, *, tests: Sequence[EvidenceTest] | None, seed: int, quiet: bool) -> Comparison:
     """Call the comparison engine with progress on stderr; record the command line for provenance."""
     from heredity.compare import compare
 
@@ -50,7 +56,7 @@ def command(a: str, b: str, fmt: str, output: str | None, tests: str | None, see
     """Decide whether B shares lineage with A (models, files, fingerprints or hub ids)."""
     from heredity.cli.main import set_exit_code
 
-    comp = run_compare(a, b, tests=out.split_names(tests), seed=seed, quiet=quiet)
+    comp = run_compare(a, b, tests=out.test_plan(tests, seed), seed=seed, quiet=quiet)
     emit(comp, fmt, output, quiet)
     if fail_on == "related" and comp.verdict.label == "related":
         set_exit_code(EXIT_FAIL_ON)

@@ -17,5 +17,5 @@ from heredity.cli.compare_cmd import emit, run_compare
 @out.quiet_option
 def command(a: str, b: str, output: str, tests: str | None, seed: int, quiet: bool) -> None:
     """Compare A and B and write one HTML file: verdict, evidence, plots, provenance, JSON twin."""
-    comp = run_compare(a, b, tests=out.split_names(tests), seed=seed, quiet=quiet)
+    comp = run_compare(a, b, tests=out.test_plan(tests, seed), seed=seed, quiet=quiet)
     emit(comp, "html", output, quiet)

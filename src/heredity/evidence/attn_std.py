@@ -13,16 +13,16 @@ p-value exists.  The p-value reported is the naive Pearson t-test one, shown for
 from __future__ import annotations
 
 import numpy as np
-from scipy import stats as sps
 
 from heredity.errors import NotApplicableError
-from heredity.evidence.base import EvidenceTest
+from heredity.evidence.base import EvidenceTest, ReadItem, ReadPlan
 from heredity.evidence.features import Features
-from heredity.evidence.registry import register
 from heredity.layouts.roles import Role
-from heredity.results import Evidence
+from heredity.plotdata import CurvesPlot, floats
+from heredity.results import Evidence, Exclusion, Power
 
 ROLES = (Role.Q, Role.K, Role.V, Role.O)
+PUBLISHED_NULL = "0.91 for unrelated deepseek-llm-7b vs llama2-7b (public dispute, 2025)"
 
 
 def curve(f: Features, role: Role) -> np.ndarray:
@@ -42,12 +42,19 @@ def zscore(c: np.ndarray) -> np.ndarray:
     return (c - c.mean()) / sd if sd > 0 else c - c.mean()
 
 
-@register
 class AttnStdTest(EvidenceTest):
     """Pearson correlation of normalised per-layer attention std curves (HonestAGI)."""
 
     name = "attn_std"
+    compares = "per-layer std curves of q/k/v/o (HonestAGI)"
     descriptive = True
+
+    def reads(self, a: Features, b: Features) -> ReadPlan:
+        """Every q, k, v and o matrix, whole (a fingerprint holds the std already)."""
+        def side(f: Features) -> tuple[ReadItem, ...]:
+            return tuple(ReadItem(r, tuple(f.layers_with(r))) for r in ROLES if f.layers_with(r))
+
+        return ReadPlan(side(a), side(b))
 
     def run(self, a: Features, b: Features) -> Evidence:
         ca, cb, used = {}, {}, []
@@ -58,21 +65,44 @@ class AttnStdTest(EvidenceTest):
                     ca[role.value], cb[role.value] = x, y
                     used.append(role.value)
         if not used or a.spec.layers < 2 or b.spec.layers < 2:
-            raise NotApplicableError("needs q/k/v/o in every layer of both models and at least 2 layers")
+            raise NotApplicableError("needs q/k/v/o in every layer of both models and at least 2 layers",
+                                     Exclusion.STRUCTURE)
         length = a.spec.layers
         xa = np.concatenate([zscore(ca[r]) for r in used])
         xb = np.concatenate([zscore(resample(cb[r], length)) for r in used])
         r = float(np.corrcoef(xa, xb)[0, 1]) if np.std(xa) > 0 and np.std(xb) > 0 else 0.0
-        naive_p = float(sps.pearsonr(xa, xb).pvalue) if xa.size > 2 and np.std(xa) * np.std(xb) > 0 else 1.0
+        naive_p = _naive_p(xa, xb)
         # No p-value: per-layer std curves have no exchangeable units, so nothing gives a null that is
         # valid under independence.  The naive Pearson p the public analysis would quote stays in the
         # detail, labelled; the statistic is read against a measured panel of independent pairs instead.
+        curves = CurvesPlot("attn_std: per-layer curves of A and B",
+                            "Solid: A, dashed: B, against layer index. Shared depth trends are common to "
+                            "unrelated models.", {k: floats(np.round(v, 6)) for k, v in ca.items()},
+                            {k: floats(np.round(v, 6)) for k, v in cb.items()})
         return self.evidence(
             r, None, f"HonestAGI attention-std correlation {r:.3f} over {'/'.join(used)} "
             f"({length} layers{', B resampled' if b.spec.layers != length else ''}); descriptive only: "
             "independently trained models also score high (shared depth trends)",
-            naive_pearson_p=naive_p,
-            curves_a={k: np.round(v, 6) for k, v in ca.items()}, curves_b={k: np.round(v, 6) for k, v in cb.items()},
-            roles=used, p_value_method="naive Pearson t-test; not valid for lineage (no exchangeable units)",
-            published_null="0.91 for unrelated deepseek-llm-7b vs llama2-7b (public dispute, 2025)",
+            power=Power(False, "descriptive: per-layer std curves have no null valid under independence"),
+            plots=[curves], context=_context(r), naive_pearson_p=naive_p, roles=used,
+            p_value_method="naive Pearson t-test; not valid for lineage (no exchangeable units)",
+            published_null=PUBLISHED_NULL,
         )
+
+
+def _naive_p(xa: np.ndarray, xb: np.ndarray) -> float:
+    """The Pearson t-test p-value the public analysis would quote (shown, never used)."""
+    if xa.size <= 2 or np.std(xa) * np.std(xb) <= 0:
+        return 1.0
+    from scipy import stats as sps
+
+    return float(sps.pearsonr(xa, xb).pvalue)
+
+
+def _context(r: float) -> str:
+    """What the public fingerprint says for this pair, and why it cannot decide."""
+    return (f"The public fingerprint: the per-layer attention-std correlation used in the Pangu/Qwen dispute is "
+            f"{r:.3f} for this pair. It is shown for comparison only and does not count towards the verdict: "
+            "independently trained models also score high on it (0.91 for the unrelated deepseek-llm-7b and "
+            "llama2-7b), because depth trends come from the training recipe, not from descent. The other tests "
+            "compare the weights themselves, against a null that holds under independence.")

@@ -15,6 +15,7 @@ import numpy as np
 from heredity.errors import NotApplicableError
 from heredity.layouts.model import Model, ModelSpec
 from heredity.layouts.roles import Role
+from heredity.results import Exclusion
 from heredity.stats import is_constant
 
 
@@ -38,6 +39,25 @@ class Features(Protocol):
 
     def matrix(self, role: Role, layer: int | None = None, expert: int | None = None) -> np.ndarray:
         """A full canonical matrix; fingerprints raise NotApplicableError."""
+        ...
+
+    def has_rows(self, role: Role, layer: int | None = None) -> bool:
+        """Whether :meth:`weight_rows` can serve this matrix (a fingerprint: only sketched ones)."""
+        ...
+
+    def weight_rows(self, role: Role, layer: int | None = None) -> np.ndarray:
+        """Every canonical row this side can give: the whole matrix of a model, the sketched first rows
+        of a fingerprint."""
+        ...
+
+    def first_rows(self, role: Role, layer: int | None, rows: int) -> np.ndarray | None:
+        """Up to ``rows`` first canonical rows (a model reads only those), or None if unavailable."""
+        ...
+
+    def stored_bytes(self, role: Role, layer: int | None = None, expert: int | None = None,
+                     rows: int | None = None) -> int:
+        """Stored bytes reading this tensor (or its first ``rows`` rows) would cost; 0 for fingerprints
+        and for tensors the side lacks.  From the inventory alone."""
         ...
 
     def layer_std(self, role: Role) -> dict[int, float]:
@@ -96,6 +116,33 @@ class ModelFeatures:
     def matrix(self, role: Role, layer: int | None = None, expert: int | None = None) -> np.ndarray:
         return self.model.get(role, layer, expert)
 
+    def has_rows(self, role: Role, layer: int | None = None) -> bool:
+        return self.model.has(role, layer)
+
+    def weight_rows(self, role: Role, layer: int | None = None) -> np.ndarray:
+        return self.model.get(role, layer)
+
+    def first_rows(self, role: Role, layer: int | None, rows: int) -> np.ndarray | None:
+        return self.read_rows(role_key(role, layer), rows) if self.model.has(role, layer) else None
+
+    def stored_bytes(self, role: Role, layer: int | None = None, expert: int | None = None,
+                     rows: int | None = None) -> int:
+        if not self.model.has(role, layer, expert):
+            return 0
+        ref = self.model.ref(role, layer, expert)
+        info = self.model.checkpoint.info(ref.name)
+        first = max(info.shape[0], 1) if info.shape else 1
+        n = info.nbytes
+        if ref.index is not None:
+            n //= first
+            first = max(info.shape[1], 1) if len(info.shape) > 1 else 1
+        canonical = (ref.rows[1] - ref.rows[0]) if ref.rows is not None else None
+        if ref.rows is not None and not ref.transpose:
+            n = n * canonical // first  # type: ignore[operator]
+        if rows is not None and not ref.transpose and ref.index is None and ref.unpermute_heads is None:
+            n = n * min(rows, canonical or first) // (canonical or first)
+        return int(n)
+
     def layer_std(self, role: Role) -> dict[int, float]:
         return {layer: float(np.std(self.model.get(role, layer))) for layer in self.layers_with(role)}
 
@@ -128,13 +175,12 @@ class ModelFeatures:
         simple = ref.index is None and ref.rows is None and not ref.transpose and not ref.plus_one
         if not simple or ref.unpermute_heads is not None:
             return self.model.load(ref)[:rows]
-        info = self.model.checkpoint.info(ref.name)
         w = self.model.checkpoint.read(ref.name, rows=slice(0, rows))
-        self.model._log(ref.name, info.nbytes * min(rows, info.shape[0]) // max(info.shape[0], 1))
         return np.ascontiguousarray(w, dtype=np.float32)
 
 
 def require_weights(f: Features, what: str) -> None:
     """Raise NotApplicableError when ``f`` is a fingerprint and a test needs full weights."""
     if f.is_fingerprint:
-        raise NotApplicableError(f"{what} needs full weights; a fingerprint holds only vectors and statistics")
+        raise NotApplicableError(f"{what} needs full weights; a fingerprint holds only vectors and statistics",
+                                 Exclusion.FINGERPRINT)

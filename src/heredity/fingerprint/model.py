@@ -19,6 +19,7 @@ from heredity.errors import NotApplicableError
 from heredity.evidence.features import parse_role_key, role_key
 from heredity.layouts.model import ModelSpec
 from heredity.layouts.roles import Role
+from heredity.results import Exclusion
 
 SCHEMA = "heredity.fingerprint/1"
 
@@ -49,12 +50,12 @@ class Fingerprint:
     def vector(self, role: Role, layer: int | None = None) -> np.ndarray:
         key = role_key(role, layer)
         if key not in self.vectors:
-            raise NotApplicableError(f"the fingerprint holds no vector '{key}'")
+            raise NotApplicableError(f"the fingerprint holds no vector '{key}'", Exclusion.FINGERPRINT)
         return self.vectors[key]
 
     def matrix(self, role: Role, layer: int | None = None, expert: int | None = None) -> np.ndarray:
         raise NotApplicableError(f"'{role_key(role, layer, expert)}' needs full weights; a fingerprint "
-                                 "holds only vectors and statistics")
+                                 "holds only vectors and statistics", Exclusion.FINGERPRINT)
 
     def layer_std(self, role: Role) -> dict[int, float]:
         return dict(self.std.get(role.value, {}))
@@ -63,8 +64,22 @@ class Fingerprint:
         """The first rows of a matrix, where the sketch kept them."""
         key = role_key(role, layer)
         if key not in self.rows:
-            raise NotApplicableError(f"'{key}' is not in the fingerprint's matching sketch")
+            raise NotApplicableError(f"'{key}' is not in the fingerprint's matching sketch", Exclusion.FINGERPRINT)
         return self.rows[key]
+
+    def has_rows(self, role: Role, layer: int | None = None) -> bool:
+        return role_key(role, layer) in self.rows
+
+    def weight_rows(self, role: Role, layer: int | None = None) -> np.ndarray:
+        return self.sketch(role, layer)
+
+    def first_rows(self, role: Role, layer: int | None, rows: int) -> np.ndarray | None:
+        kept = self.rows.get(role_key(role, layer))
+        return None if kept is None else kept[:rows]
+
+    def stored_bytes(self, role: Role, layer: int | None = None, expert: int | None = None,
+                     rows: int | None = None) -> int:
+        return 0  # a fingerprint is in memory: reading it costs no checkpoint bytes
 
     def tensor_hashes(self) -> dict[str, tuple[str, int, bool]]:
         return self.hashes

@@ -3,19 +3,24 @@
 :class:`Model` maps ``(role, layer, expert)`` to stored tensors through :class:`TensorRef` records that a
 family layout produced, and applies the canonicalisation each record asks for (expert selection from
 fused tensors, transposition, row slices of fused tensors, GGUF q/k un-permutation, Gemma ``1 + w``).
-It reads lazily and logs every tensor it read, so reports can list exactly what evidence rests on.
+It reads lazily; every read goes through the model's own :class:`~heredity.checkpoint.recorder.ReadRecorder`
+(attached when the model is built), so reports can list exactly what evidence rests on.  A comparison
+works on :meth:`Model.view`, which shares the stored checkpoint but has a fresh recorder.
 """
 
 from __future__ import annotations
 
+import copy
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 import numpy as np
 
 from heredity.checkpoint.base import Checkpoint
+from heredity.checkpoint.recorder import ReadRecorder, RecordingCheckpoint, unique_bytes
 from heredity.errors import NotApplicableError
 from heredity.layouts.roles import Role
+from heredity.results import Exclusion
 
 
 @dataclass(frozen=True)
@@ -70,7 +75,7 @@ def unpermute_gguf_rows(w: np.ndarray, n_heads: int) -> np.ndarray:
     ``[rows]`` biases: GGUF stores each head's rows interleaved (pairs), HF stores them as two halves."""
     rows = w.shape[0]
     if rows % (2 * n_heads):
-        raise NotApplicableError(f"cannot un-permute {rows} rows into {n_heads} heads")
+        raise NotApplicableError(f"cannot un-permute {rows} rows into {n_heads} heads", Exclusion.SHAPES)
     rest = w.shape[1:]
     half = rows // n_heads // 2
     # gguf: [heads, half, 2, ...] ; hf: [heads, 2, half, ...]
@@ -85,12 +90,28 @@ class Model:
     spec: ModelSpec
     refs: list[TensorRef]
     unknown: list[str] = field(default_factory=list)  # stored names no role was found for
-    read_log: dict[str, int] = field(default_factory=dict)  # stored name -> bytes read
+    recorder: ReadRecorder = field(default_factory=ReadRecorder)  # every read of this model
 
     def __post_init__(self) -> None:
+        ck = self.checkpoint
+        if not (isinstance(ck, RecordingCheckpoint) and ck.recorder is self.recorder):
+            self.checkpoint = RecordingCheckpoint(self.stored_checkpoint(ck), self.recorder)
         self._by_key: dict[tuple[Role, int | None, int | None], TensorRef] = {}
         for r in self.refs:
             self._by_key.setdefault(r.key, r)
+
+    @staticmethod
+    def stored_checkpoint(ck: Checkpoint) -> Checkpoint:
+        """The reader under any recording wrapper."""
+        return ck.inner if isinstance(ck, RecordingCheckpoint) else ck
+
+    def view(self) -> Model:
+        """The same model over the same stored checkpoint, with a fresh, empty recorder (nothing is
+        copied or re-read; reads through the view are recorded only there)."""
+        out = copy.copy(self)
+        out.recorder = ReadRecorder()
+        out.checkpoint = RecordingCheckpoint(self.stored_checkpoint(self.checkpoint), out.recorder)
+        return out
 
     # -- lookup ---------------------------------------------------------------------------------
     def has(self, role: Role, layer: int | None = None, expert: int | None = None) -> bool:
@@ -102,7 +123,7 @@ class Model:
         except KeyError:
             where = "" if layer is None else f" in layer {layer}"
             where += "" if expert is None else f", expert {expert}"
-            raise NotApplicableError(f"model has no '{role.value}' tensor{where}") from None
+            raise NotApplicableError(f"model has no '{role.value}' tensor{where}", Exclusion.MISSING) from None
 
     def refs_for(self, role: Role) -> list[TensorRef]:
         return [r for r in self.refs if r.role == role]
@@ -122,18 +143,13 @@ class Model:
         return self.load(self.ref(role, layer, expert))
 
     def load(self, ref: TensorRef) -> np.ndarray:
-        info = self.checkpoint.info(ref.name)
         if ref.index is not None:
             w = self.checkpoint.read(ref.name, rows=slice(ref.index, ref.index + 1))[0]
-            per = info.nbytes // max(info.shape[0], 1)
-            self._log(ref.name, per)
         elif ref.rows is not None and not ref.transpose:
             w = self.checkpoint.read(ref.name, rows=slice(*ref.rows))
-            self._log(ref.name, info.nbytes * (ref.rows[1] - ref.rows[0]) // max(info.shape[0], 1))
             return self._finish(w, ref)
         else:
             w = self.checkpoint.read(ref.name)
-            self._log(ref.name, info.nbytes)
         if ref.transpose:
             w = w.T
         if ref.rows is not None:
@@ -147,12 +163,10 @@ class Model:
             w = w + np.float32(1.0)
         return np.asarray(w, dtype=np.float32, order="C")  # (ascontiguousarray would turn 0-d into 1-d)
 
-    def _log(self, name: str, nbytes: int) -> None:
-        self.read_log[name] = self.read_log.get(name, 0) + int(nbytes)
-
     @property
     def bytes_read(self) -> int:
-        return sum(self.read_log.values())
+        """Stored bytes read through this model so far (each distinct tensor slice counted once)."""
+        return unique_bytes(self.recorder.since())
 
     def iter_layers(self) -> Iterable[int]:
         return range(self.spec.layers)

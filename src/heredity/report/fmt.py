@@ -10,16 +10,6 @@ import math
 
 from heredity.results import Evidence, VerdictLabel
 
-# What each named test compares, in words a non-expert can follow (shown when a test gives no summary).
-TEST_WHAT: dict[str, str] = {
-    "identical": "byte-identical tensors (sha256)",
-    "vectors": "aligned 1-D vectors (norms, biases), per layer",
-    "matching": "neuron alignment, gate vs up (Hungarian)",
-    "layers": "which layer of A matches which layer of B",
-    "experts": "MoE experts against the dense FFN",
-    "attn_std": "per-layer std curves of q/k/v/o (HonestAGI)",
-}
-
 LABEL_STYLE: dict[str, str] = {"related": "bold red", "independent": "bold green", "inconclusive": "bold yellow"}
 
 # What a combined p-value means, per verdict, for a reader who is not a statistician.
@@ -78,8 +68,8 @@ def evidence_role(ev: Evidence) -> str:
 
 
 def evidence_what(ev: Evidence) -> str:
-    """What a test compares: its own summary line if it gave one, else the generic description."""
-    return ev.summary or TEST_WHAT.get(ev.test, ev.test)
+    """What a test compares: its own summary line if it gave one, else what the test class compares."""
+    return ev.summary or ev.compares or ev.test
 
 
 def label_text(label: VerdictLabel | str) -> str:

@@ -45,7 +45,7 @@ def evidence_table(evidence: tuple[Evidence, ...]) -> Table:
     for ev in evidence:
         table.add_row(
             safe(ev.test),
-            escape(fmt.TEST_WHAT.get(ev.test, "-")),
+            escape(ev.compares or "-"),
             fmt.format_stat(ev.statistic),
             fmt.format_p(ev.p_value),
             fmt.evidence_role(ev),
