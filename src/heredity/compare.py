@@ -13,18 +13,19 @@ once in several threads.  Nothing is printed; ``progress(step, done, total)`` re
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from heredity import __version__
-from heredity.checkpoint.recorder import ReadEvent, hashes, tensors, unique_bytes
+from heredity.checkpoint.recorder import ReadEvent, hashes, nonfinite, tensors, unique_bytes
 from heredity.evidence.base import EvidenceTest
 from heredity.evidence.features import Features, ModelFeatures
 from heredity.evidence.plan import default_plan
 from heredity.layouts.model import Model
-from heredity.results import Comparison, Evidence, Exclusion, ModelSummary
+from heredity.results import Comparison, Evidence, Exclusion, ModelSummary, Verdict
 from heredity.verdict import decide
 
 Progress = Callable[[str, int, int], None]
@@ -78,15 +79,26 @@ def compare(a: Source, b: Source, *, tests: Sequence[EvidenceTest] | None = None
         progress("verdict", len(plan), len(plan))
     events = {"a": _events(fa), "b": _events(fb)}
     recorded = {s: hashes(events[s]) for s, f in (("a", fa), ("b", fb)) if isinstance(f, ModelFeatures)}
+    bad = {s: found for s, e in events.items() if (found := nonfinite(e))}
     return Comparison(
-        a=summarise(fa), b=summarise(fb), evidence=tuple(evidence), verdict=decide(evidence),
+        a=summarise(fa), b=summarise(fb), evidence=tuple(evidence), verdict=_noting(decide(evidence), bad),
         tensors_read={s: tensors(e) for s, e in events.items()},
         bytes_read={s: unique_bytes(e) for s, e in events.items()},
+        nonfinite=bad,
         seconds=time.perf_counter() - start, version=__version__,
         extras={"fingerprint_excluded": _excluded(evidence, fa, fb),
                 "tensor_sha256": {s: r[0] for s, r in recorded.items()},
                 "tensor_rows": {s: r[1] for s, r in recorded.items()}},
     )
+
+
+def _noting(v: Verdict, bad: dict[str, dict[str, int]]) -> Verdict:
+    """Say in the reason when NaN/Inf values were left out (they may be why nothing could decide)."""
+    if not bad:
+        return v
+    said = "; ".join(f"{side.upper()}: {sum(t.values()):,} NaN/Inf values in {len(t)} tensors read, set to 0"
+                     for side, t in sorted(bad.items()))
+    return dataclasses.replace(v, reason=f"{v.reason} ({said})")
 
 
 def _events(f: Features) -> tuple[ReadEvent, ...]:

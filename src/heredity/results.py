@@ -182,6 +182,7 @@ class Comparison:
     version: str = ""
     command: str = ""  # the command line that produced it (provenance)
     extras: Mapping[str, Any] = field(default_factory=dict)  # plot data, hashes, ...
+    nonfinite: Mapping[str, Mapping[str, int]] = field(default_factory=dict)  # side -> tensor -> NaN/Inf count
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -196,6 +197,7 @@ class Comparison:
             "tensor_sha256": _jsonable(self.extras.get("tensor_sha256", {})),
             "tensor_rows": _jsonable(self.extras.get("tensor_rows", {})),
             "bytes_read": dict(self.bytes_read),
+            "nonfinite": {k: dict(v) for k, v in self.nonfinite.items()},
             "seconds": round(self.seconds, 4),
             "version": self.version,
             "command": self.command,

@@ -28,6 +28,30 @@ from scipy import stats as sps
 P_FLOOR = 1e-300
 
 
+def all_finite(w: np.ndarray) -> bool:
+    """Whether every value is finite; one BLAS dot settles the common case (a finite sum of squares
+    proves it), an exact check runs only when that sum is not finite."""
+    if w.dtype.kind != "f":
+        return True
+    flat = np.ascontiguousarray(w).reshape(-1)
+    if flat.dtype in (np.float32, np.float64):
+        with np.errstate(over="ignore", invalid="ignore"):
+            if np.isfinite(np.dot(flat, flat)):
+                return True
+    return bool(np.isfinite(flat).all())
+
+
+def count_nonfinite(w: np.ndarray) -> int:
+    """How many values are NaN or +-Inf (0 quickly for the usual all-finite array)."""
+    return 0 if all_finite(w) else int(w.size - np.count_nonzero(np.isfinite(w)))
+
+
+def finite(w: np.ndarray) -> np.ndarray:
+    """``w`` with NaN/Inf set to 0 (the array itself when all values are finite): non-finite entries are
+    data, not errors, and are left out of every statistic by giving them no weight."""
+    return w if all_finite(w) else np.where(np.isfinite(w), w, 0).astype(w.dtype, copy=False)
+
+
 def neg_log10_p(p: float | None) -> float:
     """Evidence strength ``-log10 p``, clipped at :data:`P_FLOOR` so it stays finite; a missing or NaN
     p-value scores 0 (as p = 1).  Used to rank pairs (bench ROC) and to weight lineage-tree edges."""

@@ -22,18 +22,21 @@ from dataclasses import dataclass
 import numpy as np
 
 from heredity.checkpoint.base import Checkpoint, TensorInfo
+from heredity.stats import count_nonfinite
 
 Rows = tuple[int, int] | None  # None: the whole tensor
 
 
 @dataclass(frozen=True)
 class ReadEvent:
-    """One ``read`` call: stored tensor name, rows read (None: all), stored bytes, sha256 of the values."""
+    """One ``read`` call: stored tensor name, rows read (None: all), stored bytes, sha256 of the values,
+    and how many of the values read were NaN or +-Inf."""
 
     tensor: str
     rows: Rows
     nbytes: int
     sha256: str
+    nonfinite: int = 0
 
 
 def digest(w: np.ndarray) -> str:
@@ -78,6 +81,21 @@ def unique_bytes(events: Iterable[ReadEvent]) -> int:
 def tensors(events: Iterable[ReadEvent]) -> tuple[str, ...]:
     """The distinct stored tensors read, sorted."""
     return tuple(sorted({e.tensor for e in events}))
+
+
+def nonfinite(events: Iterable[ReadEvent]) -> dict[str, int]:
+    """Stored tensor -> NaN/Inf values seen in the parts read (each distinct slice counted once; a whole
+    read supersedes slices); only tensors with any."""
+    whole: dict[str, int] = {}
+    parts: dict[str, dict[Rows, int]] = {}
+    for e in events:
+        if e.rows is None:
+            whole[e.tensor] = e.nonfinite
+        else:
+            parts.setdefault(e.tensor, {})[e.rows] = e.nonfinite
+    out = {t: sum(p.values()) for t, p in parts.items() if t not in whole}
+    out.update(whole)
+    return {t: n for t, n in sorted(out.items()) if n}
 
 
 def hashes(events: Iterable[ReadEvent]) -> tuple[dict[str, str], dict[str, list[list[int]]]]:
@@ -129,7 +147,7 @@ class RecordingCheckpoint(Checkpoint):
         span = _rows(info, rows)
         first = info.shape[0] if info.shape else 1
         nbytes = info.nbytes if span is None else info.nbytes * (span[1] - span[0]) // max(first, 1)
-        self.recorder.add(ReadEvent(name, span, int(nbytes), digest(w)))
+        self.recorder.add(ReadEvent(name, span, int(nbytes), digest(w), count_nonfinite(w)))
         return w
 
     def close(self) -> None:

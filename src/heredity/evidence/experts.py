@@ -107,7 +107,12 @@ class ExpertsTest(EvidenceTest):
             gb, ub = hmap.apply_b(target[0]), hmap.apply_b(target[1])
             for e in pick(expert_ids(moe, lm), self.max_experts):
                 ga, ua = expert_pair(moe, lm, e)
-                r = match_units(hmap.apply_a(ga), hmap.apply_a(ua), gb, ub, rng, self.max_rows)
+                try:
+                    r = match_units(hmap.apply_a(ga), hmap.apply_a(ua), gb, ub, rng, self.max_rows)
+                except NotApplicableError as exc:
+                    if exc.why != Exclusion.NO_SIGNAL:
+                        raise
+                    continue  # an expert (or a dense FFN) with no usable neurons is left out
                 out[f"{lm}#{e}~{lo}"] = {k: round(float(v), 6) for k, v in r.items()}
         return out
 
@@ -155,7 +160,10 @@ class ExpertsTest(EvidenceTest):
             if len(members) >= 2:
                 ga, ua = expert_pair(f, layer, members[0])
                 gb, ub = expert_pair(f, layer, members[1])
-                r = match_units(ga, ua, gb, ub, rng, self.max_rows)
+                try:
+                    r = match_units(ga, ua, gb, ub, rng, self.max_rows)
+                except NotApplicableError:
+                    continue
                 found[f"group{g}:{members[0]}~{members[1]}"] = {"agree": round(r["agree"], 4),
                                                                "p_value": r["p_value"]}
         copies = any(v["p_value"] < 1e-6 for v in found.values())

@@ -3,6 +3,10 @@
 Tests are written against :class:`Features`, not against :class:`~heredity.layouts.model.Model`, so the
 same test runs on a model (full weights, read lazily) or on a fingerprint (a few vectors and statistics).
 A request a fingerprint cannot serve raises :class:`~heredity.errors.NotApplicableError` with the reason.
+
+NaN/Inf weights are data, not errors: every array a test gets from a model has them set to 0
+(:func:`heredity.stats.finite`), so they carry no weight in any statistic, and the comparison reports
+how many were seen in which tensor (from the read recorder).
 """
 
 from __future__ import annotations
@@ -16,7 +20,7 @@ from heredity.errors import NotApplicableError
 from heredity.layouts.model import Model, ModelSpec
 from heredity.layouts.roles import Role
 from heredity.results import Exclusion
-from heredity.stats import is_constant
+from heredity.stats import finite, is_constant
 
 
 @runtime_checkable
@@ -110,17 +114,17 @@ class ModelFeatures:
     def vector(self, role: Role, layer: int | None = None) -> np.ndarray:
         key = role_key(role, layer)
         if key not in self._vectors:
-            self._vectors[key] = self.model.get(role, layer).ravel()
+            self._vectors[key] = finite(self.model.get(role, layer).ravel())
         return self._vectors[key]
 
     def matrix(self, role: Role, layer: int | None = None, expert: int | None = None) -> np.ndarray:
-        return self.model.get(role, layer, expert)
+        return finite(self.model.get(role, layer, expert))
 
     def has_rows(self, role: Role, layer: int | None = None) -> bool:
         return self.model.has(role, layer)
 
     def weight_rows(self, role: Role, layer: int | None = None) -> np.ndarray:
-        return self.model.get(role, layer)
+        return finite(self.model.get(role, layer))
 
     def first_rows(self, role: Role, layer: int | None, rows: int) -> np.ndarray | None:
         return self.read_rows(role_key(role, layer), rows) if self.model.has(role, layer) else None
@@ -144,7 +148,7 @@ class ModelFeatures:
         return int(n)
 
     def layer_std(self, role: Role) -> dict[int, float]:
-        return {layer: float(np.std(self.model.get(role, layer))) for layer in self.layers_with(role)}
+        return {layer: finite_std(self.model.get(role, layer)) for layer in self.layers_with(role)}
 
     def tensor_hashes(self) -> dict[str, tuple[str, int, bool]]:
         if self._hashes is None:
@@ -174,9 +178,17 @@ class ModelFeatures:
         ref = self.model.ref(*parse_role_key(key))
         simple = ref.index is None and ref.rows is None and not ref.transpose and not ref.plus_one
         if not simple or ref.unpermute_heads is not None:
-            return self.model.load(ref)[:rows]
+            return finite(self.model.load(ref)[:rows])
         w = self.model.checkpoint.read(ref.name, rows=slice(0, rows))
-        return np.ascontiguousarray(w, dtype=np.float32)
+        return finite(np.ascontiguousarray(w, dtype=np.float32))
+
+
+def finite_std(w: np.ndarray) -> float:
+    """Standard deviation over the finite values (NaN when there are none)."""
+    ok = np.isfinite(w)
+    if ok.all():
+        return float(np.std(w))
+    return float(np.std(w[ok])) if ok.any() else float("nan")
 
 
 def require_weights(f: Features, what: str) -> None:

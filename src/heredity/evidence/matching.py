@@ -69,8 +69,17 @@ class MatchingTest(EvidenceTest):
         pairs = self._pairs(a, b)
         hmap = align_hidden(a, b)
         rng = np.random.default_rng(self.seed)
-        per_layer = {f"{la}~{lb}": self._layer(a, b, la, lb, hmap, rng) for la, lb in pairs}
-        return self._result(per_layer, hmap)
+        per_layer, skipped = {}, []
+        for la, lb in pairs:
+            try:
+                per_layer[f"{la}~{lb}"] = self._layer(a, b, la, lb, hmap, rng)
+            except NotApplicableError as exc:
+                if exc.why != Exclusion.NO_SIGNAL:
+                    raise
+                skipped.append(f"{la}~{lb}: {exc.message}")
+        if not per_layer:
+            raise NotApplicableError(f"no layer had usable neurons ({skipped[0]})", Exclusion.NO_SIGNAL)
+        return self._result(per_layer, hmap, skipped)
 
     def _pairs(self, a: Features, b: Features) -> list[tuple[int, int]]:
         pairs, _ = pairing.layer_pairs(a, b)
@@ -92,7 +101,7 @@ class MatchingTest(EvidenceTest):
                           rng, self.max_rows)
         return {k: round(v, 6) if isinstance(v, float) else v for k, v in out.items()}
 
-    def _result(self, per_layer: dict[str, dict[str, float]], hmap: HiddenMap) -> Evidence:
+    def _result(self, per_layer: dict[str, dict[str, float]], hmap: HiddenMap, skipped: list[str]) -> Evidence:
         p = fisher_combine([v["p_value"] for v in per_layer.values()])
         rho = float(np.mean([v["spearman"] for v in per_layer.values()]))
         agree = float(np.mean([v["agree"] for v in per_layer.values()]))
@@ -105,7 +114,7 @@ class MatchingTest(EvidenceTest):
         return self.evidence(agree, p, summary, power=Power(len(per_layer) >= MIN_LAYERS, power),
                              plots=per_layer_plot(per_layer), statistic_name="mean fraction of neurons matched alike",
                              per_layer=per_layer, hidden_alignment=hmap.method,
-                             layers_compared=len(per_layer), mean_spearman=rho)
+                             layers_compared=len(per_layer), mean_spearman=rho, layers_skipped=skipped)
 
 
 def per_layer_plot(per_layer: dict[str, dict[str, float]]) -> list[PerLayerPlot]:

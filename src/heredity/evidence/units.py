@@ -14,9 +14,13 @@ from __future__ import annotations
 
 import numpy as np
 
+from heredity.errors import NotApplicableError
 from heredity.evidence.features import Features
 from heredity.layouts.roles import Role
+from heredity.results import Exclusion
 from heredity.stats import agreement_p, hungarian, spearman, spearman_perm_p
+
+MIN_UNITS = 3  # fewer usable neurons than this on a side: nothing to match
 
 
 def prepare(gate: np.ndarray, up: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -34,6 +38,12 @@ def _unit_rows(w: np.ndarray) -> np.ndarray:
     return w / np.where(n > 0, n, 1.0)
 
 
+def usable(g: np.ndarray, u: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The rows where both ``g`` and ``u`` are non-zero (the arrays themselves when all are)."""
+    keep = np.any(g != 0, axis=1) & np.any(u != 0, axis=1)
+    return (g, u) if keep.all() else (g[keep], u[keep])
+
+
 def assign(rows_small: np.ndarray, rows_wide: np.ndarray) -> np.ndarray:
     """For each row of ``rows_small``, the index of its row in ``rows_wide`` (optimal, one-to-one)."""
     return hungarian(-np.abs(rows_small @ rows_wide.T))
@@ -41,9 +51,16 @@ def assign(rows_small: np.ndarray, rows_wide: np.ndarray) -> np.ndarray:
 
 def match_units(ga: np.ndarray, ua: np.ndarray, gb: np.ndarray, ub: np.ndarray, rng: np.random.Generator,
                 max_rows: int) -> dict[str, float]:
-    """Match neurons of A and B on gate and on up rows (already in one hidden basis); compare the two."""
-    ga, ua = prepare(ga, ua)
-    gb, ub = prepare(gb, ub)
+    """Match neurons of A and B on gate and on up rows (already in one hidden basis); compare the two.
+
+    Neurons whose gate or up row is all zero (pruned, or nothing but NaN/Inf, which the features layer
+    sets to 0) are left out: every assignment would tie on them, and ties broken by index order would
+    make the two matchings agree by construction.  NotApplicableError when fewer than
+    :data:`MIN_UNITS` usable neurons remain on a side."""
+    ga, ua = usable(*prepare(ga, ua))
+    gb, ub = usable(*prepare(gb, ub))
+    if min(ga.shape[0], gb.shape[0]) < MIN_UNITS:
+        raise NotApplicableError(f"fewer than {MIN_UNITS} neurons with non-zero weights", Exclusion.NO_SIGNAL)
     if ga.shape[0] > gb.shape[0]:
         ga, ua, gb, ub = gb, ub, ga, ua
     k = min(max_rows, ga.shape[0])

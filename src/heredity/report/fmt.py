@@ -7,6 +7,7 @@ Numbers are formatted for people: p-values in scientific notation once they are 
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
 
 from heredity.results import Evidence, VerdictLabel
 
@@ -92,6 +93,24 @@ def p_in_words(p: float | None) -> str:
         if odds >= scale:
             return f"about 1 in {odds / scale:,.0f} {word}"
     return f"about 1 in {odds:,.0f}"
+
+
+MAX_NONFINITE_LINES = 10
+
+
+def nonfinite_lines(nonfinite: Mapping[str, Mapping[str, int]]) -> list[str]:
+    """One line per tensor with NaN/Inf values seen in what was read (at most a few per side)."""
+    from heredity.errors import safe_name
+
+    lines = []
+    for side in ("a", "b"):
+        found = nonfinite.get(side, {})
+        for name, count in list(found.items())[:MAX_NONFINITE_LINES]:
+            lines.append(f"{side.upper()}: tensor '{safe_name(name, 120)}' has {count:,} NaN/Inf values "
+                         "(set to 0: left out of every statistic)")
+        if len(found) > MAX_NONFINITE_LINES:
+            lines.append(f"{side.upper()}: and {len(found) - MAX_NONFINITE_LINES} more tensors with NaN/Inf values")
+    return lines
 
 
 def clean_text(text: object, limit: int = 400) -> str:

@@ -49,7 +49,8 @@ def _model_row(side: str, m: ModelSummary) -> list[str]:
 def models_section(comp: Comparison) -> str:
     rows = [_model_row("A", comp.a), _model_row("B", comp.b)]
     headers = ["", "source", "format", "family", "layers", "hidden", "experts", "params"]
-    return "<h2>Models</h2>" + table(headers, rows, numeric=frozenset({4, 5, 6, 7}))
+    warn = "".join(f'<p class="note">{esc(line)}</p>' for line in fmt.nonfinite_lines(comp.nonfinite))
+    return "<h2>Models</h2>" + table(headers, rows, numeric=frozenset({4, 5, 6, 7})) + warn
 
 
 def evidence_section(comp: Comparison) -> str:

@@ -84,6 +84,7 @@ COMPARE_V1: dict[str, Any] = {
         "evidence": {"type": "array", "items": EVIDENCE},
         "tensors_read": {"type": "object", "additionalProperties": _NAMES},
         "bytes_read": _BYTES,
+        "nonfinite": {"type": "object", "additionalProperties": _BYTES},
         "tensor_sha256": {"type": "object", "additionalProperties": {"type": "object", "additionalProperties": {"type": "string"}}},
         "tensor_rows": {"type": "object"},
         "seconds": {"type": "number", "minimum": 0},

@@ -103,6 +103,7 @@ def comparison_renderable(comp: Comparison) -> RenderableType:
     parts += ["", model_line("A", comp.a), model_line("B", comp.b), ""]
     parts.append(evidence_table(comp.evidence))
     parts += [findings(comp.evidence), ""]
+    parts.extend(Text(line, style="yellow") for line in fmt.nonfinite_lines(comp.nonfinite))
     parts.extend(read_lines(comp))
     return Group(*parts)
 
