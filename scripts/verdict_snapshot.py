@@ -40,9 +40,10 @@ def pairs(root: Path, suites: tuple[str, ...]) -> Iterator[tuple[str, str, str]]
 
 
 def answer(a: str, b: str) -> dict[str, object]:
+    """Every test's answer (the thorough plan: the snapshot pins each test, so none may be skipped)."""
     from heredity.compare import compare
 
-    c = compare(a, b)
+    c = compare(a, b, thorough=True)
     return {
         "verdict": c.verdict.label,
         "p_value": c.verdict.p_value,
@@ -50,12 +51,24 @@ def answer(a: str, b: str) -> dict[str, object]:
     }
 
 
+def adaptive(a: str, b: str) -> dict[str, object]:
+    """The default (adaptive) plan's verdict, what it ran and what it read, beside the thorough plan's."""
+    from heredity.compare import compare
+
+    fast, full = compare(a, b), compare(a, b, thorough=True)
+    return {"verdict": fast.verdict.label, "thorough_verdict": full.verdict.label, "ran": list(fast.plan.order),
+            "bytes": sum(fast.bytes_read.values()), "thorough_bytes": sum(full.bytes_read.values()),
+            "seconds": round(fast.seconds, 3), "thorough_seconds": round(full.seconds, 3)}
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--root", type=Path, required=True, help="folder the forge suites are built in (cached)")
     ap.add_argument("--suites", default="quick,full", help="comma-separated: quick, full (default both)")
+    ap.add_argument("--adaptive", action="store_true", help="print the adaptive plan beside the thorough one instead")
     args = ap.parse_args()
-    out = {pid: answer(a, b) for pid, a, b in pairs(args.root, tuple(s for s in args.suites.split(",") if s))}
+    run = adaptive if args.adaptive else answer
+    out = {pid: run(a, b) for pid, a, b in pairs(args.root, tuple(s for s in args.suites.split(",") if s))}
     json.dump(out, sys.stdout, indent=1, sort_keys=True)
     sys.stdout.write("\n")
     return 0

@@ -21,12 +21,14 @@ from pathlib import Path
 
 from heredity import __version__
 from heredity.checkpoint.recorder import ReadEvent, hashes, nonfinite, tensors, unique_bytes
+from heredity.errors import HeredityError
 from heredity.evidence.base import EvidenceTest
 from heredity.evidence.features import Features, ModelFeatures
 from heredity.evidence.plan import default_plan
 from heredity.layouts.model import Model
-from heredity.results import Comparison, Evidence, Exclusion, ModelSummary, Verdict
-from heredity.verdict import decide
+from heredity.results import Comparison, Evidence, Exclusion, ModelSummary, PlanRecord, Reads, Verdict
+from heredity.stats import holm
+from heredity.verdict import RELATED_P, decide
 
 Progress = Callable[[str, int, int], None]
 Source = str | os.PathLike[str] | Model | Features
@@ -62,26 +64,24 @@ def summarise(f: Features) -> ModelSummary:
 
 
 def compare(a: Source, b: Source, *, tests: Sequence[EvidenceTest] | None = None, seed: int = 0,
-            progress: Progress | None = None) -> Comparison:
-    """Compare two models (or fingerprints) and return every piece of evidence plus the verdict.
+            thorough: bool = False, progress: Progress | None = None) -> Comparison:
+    """Compare two models (or fingerprints) and return the evidence plus the verdict.
 
-    ``tests``: configured test instances, run in the order given (default: the default plan built
-    with ``seed``; instances carry their own seed)."""
+    ``tests``: configured test instances (default: the default plan built with ``seed``; instances
+    carry their own seed).  By default the plan is adaptive (:func:`run_adaptive`: cheapest first,
+    stopping once the verdict is settled); ``thorough=True`` runs every test in the order given."""
     start = time.perf_counter()
     fa, fb = as_features(a), as_features(b)
     plan = list(tests) if tests is not None else default_plan(seed)
-    evidence: list[Evidence] = []
-    for i, test in enumerate(plan):
-        if progress:
-            progress(test.name, i, len(plan))
-        evidence.append(test.evaluate(fa, fb))
-    if progress:
-        progress("verdict", len(plan), len(plan))
+    step = progress or (lambda name, done, total: None)
+    evidence, record = (run_thorough if thorough else run_adaptive)(plan, fa, fb, step)
+    step("verdict", len(plan), len(plan))
     events = {"a": _events(fa), "b": _events(fb)}
     recorded = {s: hashes(events[s]) for s, f in (("a", fa), ("b", fb)) if isinstance(f, ModelFeatures)}
     bad = {s: found for s, e in events.items() if (found := nonfinite(e))}
     return Comparison(
-        a=summarise(fa), b=summarise(fb), evidence=tuple(evidence), verdict=_noting(decide(evidence), bad),
+        a=summarise(fa), b=summarise(fb), evidence=tuple(evidence),
+        verdict=_noting(decide(evidence, record.corrected_for), bad), plan=record,
         tensors_read={s: tensors(e) for s, e in events.items()},
         bytes_read={s: unique_bytes(e) for s, e in events.items()},
         nonfinite=bad,
@@ -90,6 +90,76 @@ def compare(a: Source, b: Source, *, tests: Sequence[EvidenceTest] | None = None
                 "tensor_sha256": {s: r[0] for s, r in recorded.items()},
                 "tensor_rows": {s: r[1] for s, r in recorded.items()}},
     )
+
+
+def run_thorough(plan: list[EvidenceTest], fa: Features, fb: Features,
+                 step: Progress) -> tuple[list[Evidence], PlanRecord]:
+    """Every test, in the order given."""
+    evidence = []
+    for i, test in enumerate(plan):
+        step(test.name, i, len(plan))
+        evidence.append(test.evaluate(fa, fb))
+    return evidence, PlanRecord("thorough", tuple(t.name for t in plan))
+
+
+def run_adaptive(plan: list[EvidenceTest], fa: Features, fb: Features,
+                 step: Progress) -> tuple[list[Evidence], PlanRecord]:
+    """The adaptive plan: voting tests cheapest first (by declared stored bytes); stop as soon as one
+    reaches the related threshold after a Holm correction for *every* voting test of the plan (the
+    verdict then cannot change, whatever the rest would say); otherwise every voting test runs, since
+    any of them could still find lineage.  Descriptive tests run afterwards only when their declared
+    reads fit :data:`DESCRIPTIVE_BUDGET` per side.  Evidence is returned in plan order."""
+    voting = sorted((t for t in plan if not t.descriptive), key=lambda t: _cost(t, fa, fb))
+    done: dict[int, Evidence] = {}
+    order: list[str] = []
+    settled_by: str | None = None
+    for t in voting:
+        if settled_by is not None:
+            done[id(t)] = _skipped(t, Exclusion.SETTLED, f"not run: the verdict was already settled by {settled_by}")
+            continue
+        step(t.name, len(order), len(plan))
+        done[id(t)] = t.evaluate(fa, fb)
+        order.append(t.name)
+        if _settles(list(done.values()), len(voting)):
+            settled_by = t.name
+    for t in (t for t in plan if t.descriptive):
+        cost = max(_declared(t, fa, fb).values(), default=0)
+        if cost > DESCRIPTIVE_BUDGET:
+            done[id(t)] = _skipped(t, Exclusion.OVER_BUDGET, f"not run: descriptive, and it would read "
+                                   f"{cost / 2**20:.0f} MiB from one side (the plan allows "
+                                   f"{DESCRIPTIVE_BUDGET >> 20} MiB; --thorough runs it)")
+            continue
+        step(t.name, len(order), len(plan))
+        done[id(t)] = t.evaluate(fa, fb)
+        order.append(t.name)
+    skipped_voting = sum(1 for e in done.values() if e.excluded == Exclusion.SETTLED)
+    ran_voting = sum(1 for e in done.values() if e.votes)
+    corrected = ran_voting + skipped_voting if skipped_voting else None
+    return [done[id(t)] for t in plan], PlanRecord("adaptive", tuple(order), settled_by, corrected)
+
+
+DESCRIPTIVE_BUDGET = 128 << 20  # stored bytes per side a descriptive test may read in the adaptive plan
+
+
+def _declared(t: EvidenceTest, fa: Features, fb: Features) -> dict[str, int]:
+    try:
+        return t.reads(fa, fb).stored_bytes(fa, fb)
+    except HeredityError:  # it will say why when it runs
+        return {"a": 0, "b": 0}
+
+
+def _cost(t: EvidenceTest, fa: Features, fb: Features) -> int:
+    return sum(_declared(t, fa, fb).values())
+
+
+def _settles(evidence: list[Evidence], m: int) -> bool:
+    """Whether the evidence so far gives `related` after a Holm correction over ``m`` tests."""
+    ps = [float(e.p_value) for e in evidence if e.votes]  # type: ignore[arg-type]
+    return bool(ps) and min(holm(ps, m)) < RELATED_P
+
+
+def _skipped(t: EvidenceTest, why: Exclusion, reason: str) -> Evidence:
+    return dataclasses.replace(t.not_applicable(reason, why), reads=Reads())
 
 
 def _noting(v: Verdict, bad: dict[str, dict[str, int]]) -> Verdict:

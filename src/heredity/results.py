@@ -151,6 +151,22 @@ class Verdict:
 
 
 @dataclass(frozen=True)
+class PlanRecord:
+    """How the evidence plan ran: ``mode`` (``adaptive`` or ``thorough``), the tests in the order they
+    ran, the test after which the verdict was settled (adaptive plans that stopped early), and how many
+    tests the verdict's Holm correction counted when that differs from the tests that voted."""
+
+    mode: str = "thorough"
+    order: tuple[str, ...] = ()
+    settled_by: str | None = None
+    corrected_for: int | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"mode": self.mode, "order": list(self.order), "settled_by": self.settled_by,
+                "corrected_for": self.corrected_for}
+
+
+@dataclass(frozen=True)
 class ModelSummary:
     """A short description of one side of a comparison."""
 
@@ -183,6 +199,7 @@ class Comparison:
     command: str = ""  # the command line that produced it (provenance)
     extras: Mapping[str, Any] = field(default_factory=dict)  # plot data, hashes, ...
     nonfinite: Mapping[str, Mapping[str, int]] = field(default_factory=dict)  # side -> tensor -> NaN/Inf count
+    plan: PlanRecord = field(default_factory=PlanRecord)
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -198,6 +215,7 @@ class Comparison:
             "tensor_rows": _jsonable(self.extras.get("tensor_rows", {})),
             "bytes_read": dict(self.bytes_read),
             "nonfinite": {k: dict(v) for k, v in self.nonfinite.items()},
+            "plan": self.plan.to_dict(),
             "seconds": round(self.seconds, 4),
             "version": self.version,
             "command": self.command,

@@ -146,11 +146,15 @@ def cauchy_combine(p_values: Sequence[float]) -> float:
     return clip_p(0.5 - math.atan(stat) / math.pi)
 
 
-def holm(p_values: Sequence[float]) -> list[float]:
-    """Holm step-down adjusted p-values, in the input order."""
-    m = len(p_values)
-    order = sorted(range(m), key=lambda i: p_values[i])
-    adjusted = [1.0] * m
+def holm(p_values: Sequence[float], m: int | None = None) -> list[float]:
+    """Holm step-down adjusted p-values, in the input order.  ``m`` (at least ``len(p_values)``) is
+    the number of hypotheses the family could have held: those not tested count as p = 1, so the
+    adjustment is conservative for them (an adaptive plan that stopped early corrects for every test it
+    could have run)."""
+    n = len(p_values)
+    m = n if m is None else max(m, n)
+    order = sorted(range(n), key=lambda i: p_values[i])
+    adjusted = [1.0] * n
     running = 0.0
     for rank, i in enumerate(order):
         running = max(running, min(1.0, (m - rank) * p_values[i]))

@@ -32,20 +32,22 @@ def voting(evidence: Sequence[Evidence]) -> list[Evidence]:
     return [e for e in evidence if e.votes]
 
 
-def decide(evidence: Sequence[Evidence]) -> Verdict:
-    """The verdict for one comparison."""
+def decide(evidence: Sequence[Evidence], m: int | None = None) -> Verdict:
+    """The verdict for one comparison.  ``m``: how many tests the Holm correction counts (default: the
+    ones that voted; an adaptive plan that stopped early passes every test it could have run)."""
     used = voting(evidence)
     if not used:
         return Verdict("inconclusive", None, "No lineage test could run on these models.",
                        reason=_not_run(evidence), power="no test ran")
-    adjusted = holm([float(e.p_value) for e in used])  # type: ignore[arg-type]
+    m = max(len(used), m or 0)
+    adjusted = holm([float(e.p_value) for e in used], m)  # type: ignore[arg-type]
     best = min(range(len(used)), key=lambda i: adjusted[i])
     combined = adjusted[best]
     power = "; ".join(f"{e.test}: {e.power.statement}" for e in used if e.power is not None)
     if combined < RELATED_P:
         top = used[best]
         return Verdict("related", combined, f"The models share lineage (p={combined:.2g}, {top.test}).",
-                       reason=f"{top.test}: {top.summary} (Holm-adjusted over {len(used)} tests)", power=power)
+                       reason=f"{top.test}: {top.summary} (Holm-adjusted over {m} tests)", power=power)
     return _not_related(used, combined, power)
 
 

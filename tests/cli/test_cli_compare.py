@@ -27,7 +27,7 @@ def engine(monkeypatch: pytest.MonkeyPatch) -> list[dict[str, Any]]:
     """Install a fake ``heredity.compare`` module; returns the list of calls it received."""
     calls: list[dict[str, Any]] = []
 
-    def compare(a: str, b: str, *, tests: Any = None, seed: int = 0, progress: Any = None) -> Any:
+    def compare(a: str, b: str, *, tests: Any = None, seed: int = 0, thorough: bool = False, progress: Any = None) -> Any:
         calls.append({"a": a, "b": b, "tests": tests, "seed": seed})
         if a == "missing":
             raise NotFoundError("no such model", path=a, fix="check the path")

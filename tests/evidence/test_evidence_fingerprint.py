@@ -32,7 +32,7 @@ def test_round_trip(saved: Path) -> None:
 
 
 def test_compare_fingerprint_with_model(saved: Path) -> None:
-    c = compare(saved, to_model(finetune(make(TOY, 1), 2, eps=0.3), TOY))
+    c = compare(saved, to_model(finetune(make(TOY, 1), 2, eps=0.3), TOY), thorough=True)
     assert c.verdict.label == "related"
     assert c.a.is_fingerprint and c.bytes_read["a"] == 0
     assert set(c.extras["fingerprint_excluded"]) == {"experts"}

@@ -1,6 +1,6 @@
 """The answers heredity gives must not drift: verdicts, combined p-values and every test's statistic
 and p-value on the bundled examples, the real models and the forge's quick suite, against the snapshot
-taken before the typed-evidence refactor (``scripts/verdict_snapshot.py``; the snapshot also holds the
+taken before the typed-evidence refactor (thorough plan), and the adaptive plan's verdict on each (``scripts/verdict_snapshot.py``; the snapshot also holds the
 full suite, checked by running that script with ``--suites quick,full``)."""
 
 from __future__ import annotations
@@ -47,5 +47,7 @@ def test_answers_match_the_snapshot(quick_suite_root: Path) -> None:
         got = snap.answer(a, b)
         assert pid in GOLDEN, f"{pid} is not in the snapshot"
         assert _same(got, GOLDEN[pid]), (pid, got, GOLDEN[pid])
+        fast = snap.adaptive(a, b)  # the default plan never changes a verdict relative to --thorough
+        assert fast["verdict"] == fast["thorough_verdict"] == GOLDEN[pid]["verdict"], (pid, fast)
         checked += 1
     assert checked >= 26

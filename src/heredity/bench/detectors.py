@@ -88,4 +88,5 @@ class HeredityDetector:
     def run(self, a: str, b: str) -> Mapping[str, Outcome]:
         from heredity.compare import compare
 
-        return comparison_outcomes(compare(a, b, tests=self.tests, seed=self.seed))
+        # thorough: every test's outcome is scored alone, so none may be skipped by the adaptive plan
+        return comparison_outcomes(compare(a, b, tests=self.tests, seed=self.seed, thorough=True))

@@ -157,7 +157,7 @@ def study_pair(name: str, label: str, a: str, b: str, null: Sequence[float], see
     """Run every heredity test on one pair and read its attn_std against the null."""
     from heredity.compare import compare
 
-    comp = compare(a, b, seed=seed)
+    comp = compare(a, b, seed=seed, thorough=True)  # the case shows every test side by side
     r = attn_std_of(comp)
     return PairResult(name, label, r, None if r is None or not null else empirical_p(r, null), comp)
 

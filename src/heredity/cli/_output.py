@@ -170,6 +170,9 @@ def output_option(required: bool = False) -> Callable[[F], F]:
 
 
 quiet_option = click.option("-q", "--quiet", is_flag=True, help="No progress bars or notes on stderr.")
+thorough_option = click.option(
+    "--thorough", is_flag=True, default=False,
+    help="Run every test of the plan (default: adaptive: cheapest first, stop once the verdict is settled).")
 seed_option = click.option("--seed", type=int, default=0, show_default=True, help="Seed for permutation nulls.")
 tests_option = click.option(
     "--tests", default=None, metavar="T1,T2",

@@ -17,12 +17,13 @@ if TYPE_CHECKING:
     from heredity.evidence.base import EvidenceTest
 
 
-def run_compare(a: str, b: str, *, tests: Sequence[EvidenceTest] | None, seed: int, quiet: bool) -> Comparison:
+def run_compare(a: str, b: str, *, tests: Sequence[EvidenceTest] | None, seed: int, quiet: bool,
+                thorough: bool = False) -> Comparison:
     """Call the comparison engine with progress on stderr; record the command line for provenance."""
     from heredity.compare import compare
 
     with out.progress(quiet) as bar:
-        comp = compare(a, b, tests=tests, seed=seed, progress=bar)
+        comp = compare(a, b, tests=tests, seed=seed, thorough=thorough, progress=bar)
     return comp if comp.command else dataclasses.replace(comp, command=out.command_line())
 
 
@@ -48,15 +49,16 @@ def emit(comp: Comparison, fmt: str, output: str | None, quiet: bool) -> None:
 @out.format_option(("terminal", "json", "html"))
 @out.output_option()
 @out.tests_option
+@out.thorough_option
 @out.seed_option
 @out.quiet_option
 @click.option("--fail-on", type=click.Choice(["related"]), default=None, help="Exit 3 when the verdict is related.")
-def command(a: str, b: str, fmt: str, output: str | None, tests: str | None, seed: int, quiet: bool,
-            fail_on: str | None) -> None:
+def command(a: str, b: str, fmt: str, output: str | None, tests: str | None, thorough: bool, seed: int,
+            quiet: bool, fail_on: str | None) -> None:
     """Decide whether B shares lineage with A (models, files, fingerprints or hub ids)."""
     from heredity.cli.main import set_exit_code
 
-    comp = run_compare(a, b, tests=out.test_plan(tests, seed), seed=seed, quiet=quiet)
+    comp = run_compare(a, b, tests=out.test_plan(tests, seed), seed=seed, quiet=quiet, thorough=thorough)
     emit(comp, fmt, output, quiet)
     if fail_on == "related" and comp.verdict.label == "related":
         set_exit_code(EXIT_FAIL_ON)

@@ -22,13 +22,18 @@ from heredity.plotdata import CurvesPlot, floats
 from heredity.results import Evidence, Exclusion, Power
 
 ROLES = (Role.Q, Role.K, Role.V, Role.O)
+MIN_ROWS = 16  # a sampled matrix is never read from fewer rows than this
 PUBLISHED_NULL = "0.91 for unrelated deepseek-llm-7b vs llama2-7b (public dispute, 2025)"
 
 
-def curve(f: Features, role: Role) -> np.ndarray:
-    """Per-layer std of ``role`` over all layers (NaN where a layer lacks it)."""
-    stds = f.layer_std(role)
-    return np.array([stds.get(i, np.nan) for i in range(f.spec.layers)], dtype=np.float64)
+def curve(f: Features, role: Role, max_rows: int | None = None) -> tuple[np.ndarray, float, float]:
+    """Per-layer std of ``role`` over all layers (NaN where a layer lacks it), the largest relative
+    standard error of a sampled layer's estimate (0 when every row was read), and the share of rows read."""
+    stds = f.layer_std(role, max_rows)
+    values = np.array([stds[i].std if i in stds else np.nan for i in range(f.spec.layers)], dtype=np.float64)
+    rel = [s.se / s.std for s in stds.values() if s.std > 0 and np.isfinite(s.std)]
+    rows, of = sum(s.rows for s in stds.values()), sum(s.of for s in stds.values())
+    return values, max(rel, default=0.0), (rows / of if of else 1.0)
 
 
 def resample(c: np.ndarray, length: int) -> np.ndarray:
@@ -49,21 +54,43 @@ class AttnStdTest(EvidenceTest):
     compares = "per-layer std curves of q/k/v/o (HonestAGI)"
     descriptive = True
 
-    def reads(self, a: Features, b: Features) -> ReadPlan:
-        """Every q, k, v and o matrix, whole (a fingerprint holds the std already)."""
-        def side(f: Features) -> tuple[ReadItem, ...]:
-            return tuple(ReadItem(r, tuple(f.layers_with(r))) for r in ROLES if f.layers_with(r))
+    def __init__(self, seed: int = 0, max_rows: int = 256, budget_mib: int = 64) -> None:
+        super().__init__(seed)
+        if max_rows < 0 or budget_mib < 0:
+            raise ValueError("max_rows and budget_mib must be >= 0 (0: read every row)")
+        self.max_rows = int(max_rows)
+        self.budget_mib = int(budget_mib)
 
-        return ReadPlan(side(a), side(b))
+    def rows_for(self, f: Features) -> int | None:
+        """Rows to read of each matrix: ``max_rows``, fewer if that would pass ``budget_mib`` per side
+        (never under :data:`MIN_ROWS`); None to read every row."""
+        if not self.max_rows:
+            return None
+        if not self.budget_mib:
+            return self.max_rows
+        per_row = sum(f.stored_bytes(r, layer, rows=1) for r in ROLES for layer in f.layers_with(r))
+        fit = (self.budget_mib << 20) // max(per_row, 1)
+        return int(min(self.max_rows, max(MIN_ROWS, fit)))
+
+    def reads(self, a: Features, b: Features) -> ReadPlan:
+        """Evenly spaced row blocks of every q, k, v and o matrix (see :meth:`rows_for`); a fingerprint
+        holds the std already.  Storage that cannot be sliced by rows (transposed, GGUF) is read whole."""
+        def side(f: Features) -> tuple[ReadItem, ...]:
+            rows = self.rows_for(f)
+            return tuple(ReadItem(r, tuple(f.layers_with(r)), rows=rows) for r in ROLES if f.layers_with(r))
+
+        return ReadPlan(side(a), side(b), note="row blocks; whole tensors where storage cannot be sliced")
 
     def run(self, a: Features, b: Features) -> Evidence:
         ca, cb, used = {}, {}, []
+        error, share = 0.0, 1.0
         for role in ROLES:
             if a.layers_with(role) and b.layers_with(role):
-                x, y = curve(a, role), curve(b, role)
+                (x, ex, sx), (y, ey, sy) = curve(a, role, self.rows_for(a)), curve(b, role, self.rows_for(b))
                 if np.isfinite(x).all() and np.isfinite(y).all():
                     ca[role.value], cb[role.value] = x, y
                     used.append(role.value)
+                    error, share = max(error, ex, ey), min(share, sx, sy)
         if not used or a.spec.layers < 2 or b.spec.layers < 2:
             raise NotApplicableError("needs q/k/v/o in every layer of both models and at least 2 layers",
                                      Exclusion.STRUCTURE)
@@ -79,10 +106,13 @@ class AttnStdTest(EvidenceTest):
                             "Solid: A, dashed: B, against layer index. Shared depth trends are common to "
                             "unrelated models.", {k: floats(np.round(v, 6)) for k, v in ca.items()},
                             {k: floats(np.round(v, 6)) for k, v in cb.items()})
+        sampled = (f"; std from {share:.1%} of rows, largest relative standard error {error:.2%}"
+                   if share < 1.0 else "")
         return self.evidence(
             r, None, f"HonestAGI attention-std correlation {r:.3f} over {'/'.join(used)} "
-            f"({length} layers{', B resampled' if b.spec.layers != length else ''}); descriptive only: "
+            f"({length} layers{', B resampled' if b.spec.layers != length else ''}{sampled}); descriptive only: "
             "independently trained models also score high (shared depth trends)",
+            rows_share=share, std_relative_error=error,
             power=Power(False, "descriptive: per-layer std curves have no null valid under independence"),
             plots=[curves], context=_context(r), naive_pearson_p=naive_p, roles=used,
             p_value_method="naive Pearson t-test; not valid for lineage (no exchangeable units)",

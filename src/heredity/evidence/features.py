@@ -12,15 +12,27 @@ how many were seen in which tensor (from the read recorder).
 from __future__ import annotations
 
 import hashlib
+from dataclasses import dataclass
 from typing import Protocol, runtime_checkable
 
 import numpy as np
 
 from heredity.errors import NotApplicableError
-from heredity.layouts.model import Model, ModelSpec
+from heredity.layouts.model import Model, ModelSpec, TensorRef
 from heredity.layouts.roles import Role
 from heredity.results import Exclusion
 from heredity.stats import finite, is_constant
+
+
+@dataclass(frozen=True)
+class StdSample:
+    """A weight matrix's standard deviation, estimated from ``rows`` of its ``of`` rows (``se``: standard
+    error of the estimate from the spread between the row blocks read; 0 when every row was read)."""
+
+    std: float
+    se: float = 0.0
+    rows: int = 0
+    of: int = 0
 
 
 @runtime_checkable
@@ -64,8 +76,9 @@ class Features(Protocol):
         and for tensors the side lacks.  From the inventory alone."""
         ...
 
-    def layer_std(self, role: Role) -> dict[int, float]:
-        """Per-layer standard deviation of a weight role (for descriptive curves)."""
+    def layer_std(self, role: Role, max_rows: int | None = None) -> dict[int, StdSample]:
+        """Per-layer standard deviation of a weight role (for descriptive curves), from at most
+        ``max_rows`` rows of each matrix (None: every row)."""
         ...
 
     def tensor_hashes(self) -> dict[str, tuple[str, int, bool]]:
@@ -147,8 +160,20 @@ class ModelFeatures:
             n = n * min(rows, canonical or first) // (canonical or first)
         return int(n)
 
-    def layer_std(self, role: Role) -> dict[int, float]:
-        return {layer: finite_std(self.model.get(role, layer)) for layer in self.layers_with(role)}
+    def layer_std(self, role: Role, max_rows: int | None = None) -> dict[int, StdSample]:
+        return {layer: self._std(self.model.ref(role, layer), max_rows) for layer in self.layers_with(role)}
+
+    def _std(self, ref: TensorRef, max_rows: int | None) -> StdSample:
+        n = self.model.canonical_rows(ref)
+        if max_rows is None or n <= max_rows:
+            return StdSample(finite_std(self.model.load(ref)), 0.0, n, n)
+        blocks = [self.model.load_rows(ref, start, start + size) for start, size in row_blocks(n, max_rows)]
+        if any(b is None for b in blocks):  # this storage cannot be sliced by canonical rows
+            return StdSample(finite_std(self.model.load(ref)), 0.0, n, n)
+        parts = [b for b in blocks if b is not None]
+        stds = np.array([finite_std(b) for b in parts])
+        se = float(np.std(stds, ddof=1) / np.sqrt(len(stds))) if len(stds) > 1 else 0.0
+        return StdSample(finite_std(np.concatenate(parts)), se, sum(b.shape[0] for b in parts), n)
 
     def tensor_hashes(self) -> dict[str, tuple[str, int, bool]]:
         if self._hashes is None:
@@ -181,6 +206,18 @@ class ModelFeatures:
             return finite(self.model.load(ref)[:rows])
         w = self.model.checkpoint.read(ref.name, rows=slice(0, rows))
         return finite(np.ascontiguousarray(w, dtype=np.float32))
+
+
+ROW_BLOCKS = 4  # a sampled matrix is read as this many evenly spaced blocks of rows
+
+
+def row_blocks(n: int, max_rows: int, blocks: int = ROW_BLOCKS) -> list[tuple[int, int]]:
+    """``(start, size)`` of evenly spaced row blocks covering ``max_rows`` of ``n`` rows."""
+    k = max(1, min(blocks, max_rows))
+    size = max(1, max_rows // k)
+    if k == 1:
+        return [((n - size) // 2, size)]
+    return [(round(i * (n - size) / (k - 1)), size) for i in range(k)]
 
 
 def finite_std(w: np.ndarray) -> float:

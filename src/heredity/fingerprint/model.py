@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from heredity.errors import NotApplicableError
-from heredity.evidence.features import parse_role_key, role_key
+from heredity.evidence.features import StdSample, parse_role_key, role_key
 from heredity.layouts.model import ModelSpec
 from heredity.layouts.roles import Role
 from heredity.results import Exclusion
@@ -57,8 +57,8 @@ class Fingerprint:
         raise NotApplicableError(f"'{role_key(role, layer, expert)}' needs full weights; a fingerprint "
                                  "holds only vectors and statistics", Exclusion.FINGERPRINT)
 
-    def layer_std(self, role: Role) -> dict[int, float]:
-        return dict(self.std.get(role.value, {}))
+    def layer_std(self, role: Role, max_rows: int | None = None) -> dict[int, StdSample]:
+        return {layer: StdSample(std) for layer, std in self.std.get(role.value, {}).items()}
 
     def sketch(self, role: Role, layer: int | None = None) -> np.ndarray:
         """The first rows of a matrix, where the sketch kept them."""

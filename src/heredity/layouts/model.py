@@ -156,6 +156,27 @@ class Model:
             w = w[ref.rows[0] : ref.rows[1]]
         return self._finish(w, ref)
 
+    def canonical_rows(self, ref: TensorRef) -> int:
+        """How many rows the canonical tensor has (from the inventory)."""
+        info = self.checkpoint.info(ref.name)
+        if ref.rows is not None:
+            return ref.rows[1] - ref.rows[0]
+        shape = info.shape[1:] if ref.index is not None else info.shape
+        if not shape:
+            return 1
+        return shape[-1] if ref.transpose and len(shape) == 2 else shape[0]
+
+    def load_rows(self, ref: TensorRef, start: int, stop: int) -> np.ndarray | None:
+        """Canonical rows ``[start, stop)`` read without the rest of the tensor, or None when the stored
+        layout does not allow it (transposed storage, a per-expert slice, GGUF-permuted heads)."""
+        if ref.transpose or ref.index is not None or ref.unpermute_heads is not None:
+            return None
+        offset = ref.rows[0] if ref.rows is not None else 0
+        w = self.checkpoint.read(ref.name, rows=slice(offset + start, offset + stop))
+        if ref.plus_one:
+            w = w + np.float32(1.0)
+        return np.asarray(w, dtype=np.float32, order="C")
+
     def _finish(self, w: np.ndarray, ref: TensorRef) -> np.ndarray:
         if ref.unpermute_heads is not None:
             w = unpermute_gguf_rows(w, ref.unpermute_heads)

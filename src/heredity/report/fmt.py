@@ -9,7 +9,7 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping
 
-from heredity.results import Evidence, VerdictLabel
+from heredity.results import Comparison, Evidence, VerdictLabel
 
 LABEL_STYLE: dict[str, str] = {"related": "bold red", "independent": "bold green", "inconclusive": "bold yellow"}
 
@@ -93,6 +93,19 @@ def p_in_words(p: float | None) -> str:
         if odds >= scale:
             return f"about 1 in {odds / scale:,.0f} {word}"
     return f"about 1 in {odds:,.0f}"
+
+
+def plan_line(comp: Comparison) -> str:
+    """How the adaptive plan ran: the tests in run order, then what it skipped and why."""
+    from heredity.results import Exclusion
+
+    skipped = [e.test for e in comp.evidence if e.excluded in (Exclusion.SETTLED, Exclusion.OVER_BUDGET)]
+    said = f"plan: adaptive, ran {', '.join(comp.plan.order) or 'nothing'}"
+    if comp.plan.settled_by:
+        said += f"; settled by {comp.plan.settled_by}"
+    if skipped:
+        said += f"; skipped {', '.join(skipped)} (--thorough runs every test)"
+    return said
 
 
 MAX_NONFINITE_LINES = 10

@@ -90,6 +90,8 @@ def read_lines(comp: Comparison) -> list[str]:
         size = f", {fmt.format_bytes(nbytes)}" if nbytes is not None else ""
         lines.append(f"read from {side.upper()}: {len(names)} tensors{size}")
     lines.append(f"time: {fmt.format_seconds(comp.seconds)}; heredity {escape(comp.version or '?')}")
+    if comp.plan.mode == "adaptive":
+        lines.append(escape(fmt.plan_line(comp)))
     return lines
 
 
