@@ -99,3 +99,20 @@ def test_truncated_file_is_a_clear_error(tmp_path: Path) -> None:
         st.stream_stats(ck, "w")
     ck.close()
 
+
+
+@pytest.mark.parametrize("dtype", ["BF16", "F16", "F32"])
+def test_blockwise_read_equals_whole_read(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, dtype: str) -> None:
+    """``read`` decodes a large tensor block by block (releasing each block's pages): same values."""
+    from heredity.checkpoint import mapped
+
+    data = {"w": RNG.standard_normal((301, 67)).astype(np.float32), "v": RNG.standard_normal(999).astype(np.float32)}
+    save_safetensors(data, tmp_path / "m.safetensors", dtype=dtype)
+    with open_checkpoint(tmp_path / "m.safetensors") as ck:
+        whole = {n: ck.read(n) for n in data}
+        monkeypatch.setattr(mapped, "_DECODE_BLOCK", 1000)  # bytes: many blocks, a ragged last one
+        for name in data:
+            got = ck.read(name)
+            assert got.dtype == np.float32 and got.flags.c_contiguous
+            np.testing.assert_array_equal(got, whole[name])
+            np.testing.assert_array_equal(ck.read(name, rows=slice(3, 250)), whole[name][3:250])

@@ -62,13 +62,19 @@ def storage_dtype(name: str) -> np.dtype:
 
 def decode_float32(raw: np.ndarray, name: str) -> np.ndarray:
     """Elements viewed with :func:`storage_dtype` ``(name)`` as a fresh C-contiguous float32 array."""
-    if name != "BF16":
-        return to_float32(raw)
     out = np.empty(raw.shape, np.float32)
-    bits = out.view(np.uint32)
-    bits[...] = raw
-    bits <<= 16
+    decode_into(raw, name, out)
     return out
+
+
+def decode_into(raw: np.ndarray, name: str, out: np.ndarray) -> None:
+    """Write the values of ``raw`` (viewed with :func:`storage_dtype`) into float32 ``out``, same shape."""
+    if name == "BF16":
+        bits = out.view(np.uint32)
+        bits[...] = raw
+        bits <<= 16
+    else:
+        np.copyto(out, raw, casting="unsafe")  # as np.array(raw, float32): bool -> 0/1, ints -> nearest
 
 
 def safetensors_name(dtype: np.dtype) -> str:
