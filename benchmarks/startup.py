@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import resource
 import shutil
 import statistics
 import subprocess
@@ -59,13 +60,16 @@ def modeldna_exe(venv: Path, install: bool) -> Path | None:
     return exe if exe.exists() else None
 
 
-def time_once(cmd: list[str], env: dict[str, str]) -> float:
+def time_once(cmd: list[str], env: dict[str, str]) -> tuple[float, float]:
+    """(wall s, cpu s: user + system of the child) of one run."""
+    r0 = resource.getrusage(resource.RUSAGE_CHILDREN)
     t0 = time.perf_counter()
     proc = subprocess.run(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, check=False)
     wall = time.perf_counter() - t0
+    r1 = resource.getrusage(resource.RUSAGE_CHILDREN)
     if proc.returncode not in (0, 3):  # 3: a --fail-on exit, never used here
         raise SystemExit(f"{' '.join(cmd)} failed ({proc.returncode}): {proc.stderr.decode()[-500:]}")
-    return wall
+    return wall, (r1.ru_utime - r0.ru_utime) + (r1.ru_stime - r0.ru_stime)
 
 
 def main() -> None:
@@ -81,12 +85,14 @@ def main() -> None:
         a, b = make_pair(tmp)
         cases = commands(a, b, args)
         times: dict[str, list[float]] = {label: [] for label in cases}
+        cpu: dict[str, list[float]] = {label: [] for label in cases}
         for round_ in range(args.runs + 1):
             for label, (cmd, env) in cases.items():
-                wall = time_once(cmd, env)
+                wall, used = time_once(cmd, env)
                 if round_:  # round 0 warms the page cache and the bytecode caches
                     times[label].append(wall)
-        report(times, args.runs)
+                    cpu[label].append(used)
+        report(times, cpu, args.runs)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
 
@@ -112,21 +118,24 @@ def commands(a: Path, b: Path, args: argparse.Namespace) -> dict[str, tuple[list
     return cases
 
 
-def report(times: dict[str, list[float]], runs: int) -> None:
-    print(f"\nwall time per process, {runs} runs each (round-robin, after a warm-up round)")
-    print(f"{'command':32s} {'median':>9s} {'min':>9s} {'max':>9s}")
+def report(times: dict[str, list[float]], cpu: dict[str, list[float]], runs: int) -> None:
+    print(f"\nper process, {runs} runs each (round-robin, after a warm-up round); cpu = user + system")
+    print(f"{'command':32s} {'median':>9s} {'min':>9s} {'max':>9s} {'cpu med':>9s}")
     med = {label: statistics.median(ts) for label, ts in times.items()}
+    cmed = {label: statistics.median(ts) for label, ts in cpu.items()}
     for label, ts in times.items():
-        print(f"{label:32s} {med[label]:8.3f}s {min(ts):8.3f}s {max(ts):8.3f}s")
+        print(f"{label:32s} {med[label]:8.3f}s {min(ts):8.3f}s {max(ts):8.3f}s {statistics.median(cpu[label]):8.3f}s")
     goals = {"heredity --version": 0.1, "heredity compare (json)": 0.35, "heredity compare (terminal)": 0.35}
     for label, goal in goals.items():
         print(f"goal {label}: <= {goal} s -> median {med[label]:.3f} s")
     if "modeldna compare (json)" in med:
         for label in ("heredity compare (json)", "heredity compare (terminal)"):
-            print(f"ratio {label} / modeldna compare: {med[label] / med['modeldna compare (json)']:.2f}")
+            print(f"ratio {label} / modeldna compare: wall {med[label] / med['modeldna compare (json)']:.2f}, "
+                  f"cpu {cmed[label] / cmed['modeldna compare (json)']:.2f}")
     if "baseline compare (json)" in med:
         for what in ("--version", "--help", "compare (json)", "compare (terminal)"):
-            print(f"speed-up over baseline, {what}: {med[f'baseline {what}'] / med[f'heredity {what}']:.1f}x")
+            b, h = f"baseline {what}", f"heredity {what}"
+            print(f"speed-up over baseline, {what}: wall {med[b] / med[h]:.1f}x, cpu {cmed[b] / cmed[h]:.1f}x")
     print(f"load average (1 min): {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores")
 
 
