@@ -11,7 +11,7 @@ import pytest
 from heredity.checkpoint import MemoryCheckpoint, open_checkpoint
 from heredity.checkpoint import stream as st
 from heredity.checkpoint.writers import save_safetensors
-from heredity.errors import CorruptCheckpointError
+from heredity.errors import CorruptCheckpointError, InputError
 
 RNG = np.random.default_rng(7)
 
@@ -116,3 +116,11 @@ def test_blockwise_read_equals_whole_read(tmp_path: Path, monkeypatch: pytest.Mo
             assert got.dtype == np.float32 and got.flags.c_contiguous
             np.testing.assert_array_equal(got, whole[name])
             np.testing.assert_array_equal(ck.read(name, rows=slice(3, 250)), whole[name][3:250])
+
+
+def test_streaming_a_closed_checkpoint_is_an_error(tmp_path: Path) -> None:
+    save_safetensors({"w": np.ones((8, 8), np.float32)}, tmp_path / "m.safetensors", dtype="BF16")
+    ck = open_checkpoint(tmp_path / "m.safetensors")
+    ck.close()
+    with pytest.raises(InputError, match="closed"):
+        st.stream_stats(ck, "w")

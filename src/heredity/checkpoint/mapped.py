@@ -100,6 +100,8 @@ class MappedCheckpoint(Checkpoint):
     def span(self, name: str) -> Span:
         """Where tensor ``name``'s bytes lie (for readers of raw bytes, e.g. streaming statistics)."""
         self.info(name)
+        if self._closed:
+            raise InputError("checkpoint is closed", path=self.source, fix="open it again")
         return self._spans[name]
 
     def read(self, name: str, rows: slice | None = None) -> np.ndarray:
