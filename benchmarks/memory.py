@@ -99,8 +99,8 @@ def write_model(folder: Path, layers: int, seed: int, noise_of: int | None = Non
     (folder / "config.json").write_text(json.dumps(config(layers)))
 
 
-def measure(args: list[str]) -> tuple[float, float, int]:
-    """(peak RSS MB, wall s, exit code) of ``heredity ARGS`` as a fresh process."""
+def measure(args: list[str]) -> tuple[float, float, int, str]:
+    """(peak RSS MB, wall s, exit code, stdout) of ``heredity ARGS`` as a fresh process."""
     env = {**os.environ, "PYTHONPATH": str(ROOT / "src")}
     cmd = [sys.executable, "-m", "heredity.cli.main", *args]
     timer = shutil.which("time") or ("/usr/bin/time" if Path("/usr/bin/time").exists() else None)
@@ -109,11 +109,12 @@ def measure(args: list[str]) -> tuple[float, float, int]:
         proc = subprocess.run([timer, "-v", *cmd], env=env, capture_output=True, text=True, check=False)
         wall = time.perf_counter() - t0
         line = next(x for x in proc.stderr.splitlines() if "Maximum resident set size" in x)
-        return int(line.rsplit(":", 1)[1]) / 1024, wall, proc.returncode
+        return int(line.rsplit(":", 1)[1]) / 1024, wall, proc.returncode, proc.stdout
     before = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
     proc = subprocess.run(cmd, env=env, capture_output=True, text=True, check=False)
     wall = time.perf_counter() - t0
-    return max(before, resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss) / 1024, wall, proc.returncode
+    peak = max(before, resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss) / 1024
+    return peak, wall, proc.returncode, proc.stdout
 
 
 def run_set(label: str, a: Path, b: Path, c: Path, scratch: Path) -> None:
@@ -124,8 +125,9 @@ def run_set(label: str, a: Path, b: Path, c: Path, scratch: Path) -> None:
         "matrix A B C": ["matrix", str(a), str(b), str(c), "--format", "json", "-q"],
     }
     for job, argv in jobs.items():
-        rss, wall, code = measure(argv)
-        print(f"{label:9s} {job:14s} peak RSS {rss:7.0f} MB  wall {wall:6.1f} s  exit {code}", flush=True)
+        rss, wall, code, stdout = measure(argv)
+        verdict = json.loads(stdout).get("verdict", "") if job.startswith("compare") and code == 0 else ""
+        print(f"{label:9s} {job:14s} peak RSS {rss:7.0f} MB  wall {wall:6.1f} s  exit {code}  {verdict}", flush=True)
 
 
 def main() -> None:
