@@ -57,8 +57,6 @@ class AttnStdTest(EvidenceTest):
         return ReadPlan(side(a), side(b))
 
     def run(self, a: Features, b: Features) -> Evidence:
-        from scipy import stats as sps  # imported when used: scipy.stats costs ~0.5 s of start-up
-
         ca, cb, used = {}, {}, []
         for role in ROLES:
             if a.layers_with(role) and b.layers_with(role):
