@@ -13,7 +13,7 @@ import struct
 from dataclasses import dataclass
 from typing import Any
 
-from heredity.checkpoint.dtypes import SAFETENSORS_DTYPES
+from heredity.checkpoint.dtypes import ITEMSIZE, SAFETENSORS_DTYPES
 from heredity.errors import CorruptCheckpointError, UnsupportedFormatError, safe_name
 
 MAX_HEADER_BYTES = 100 << 20
@@ -104,7 +104,7 @@ def _entry(name: str, spec: object, data_start: int, data_size: int, path: objec
     numel = 1
     for d in shape:
         numel *= d
-    if not 0 <= begin <= end or end - begin != numel * SAFETENSORS_DTYPES[dtype].itemsize:
+    if not 0 <= begin <= end or end - begin != numel * ITEMSIZE[dtype]:
         raise _fail(path, f"{where}: data_offsets {begin}..{end} do not match shape {shape} of {dtype}")
     if end > data_size:
         raise _fail(path, f"{where}: data ends at {end}, past the {data_size}-byte data section (truncated?)")

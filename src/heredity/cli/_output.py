@@ -20,12 +20,13 @@ from types import TracebackType
 from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
-from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskID, TextColumn, TimeElapsedColumn
 
 from heredity.errors import InputError, UsageError, safe_name
 
-if TYPE_CHECKING:
+if TYPE_CHECKING:  # rich is imported where a console or a bar is made (it costs start-up time)
+    from rich.console import Console
+    from rich.progress import Progress, TaskID
+
     from heredity.evidence.base import EvidenceTest
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -39,6 +40,8 @@ PIPE_WIDTH = 100  # columns when stdout is a file or pipe and COLUMNS is unset (
 def stdout_console() -> Console:
     """The console for results: colour only on a terminal without NO_COLOR (rich's own rules); piped
     output is laid out at 100 columns so evidence tables do not wrap in logs and files."""
+    from rich.console import Console
+
     console = Console(highlight=False, soft_wrap=False)
     if not console.is_terminal and "COLUMNS" not in os.environ:
         console.width = PIPE_WIDTH
@@ -46,6 +49,8 @@ def stdout_console() -> Console:
 
 
 def stderr_console() -> Console:
+    from rich.console import Console
+
     return Console(stderr=True, highlight=False)
 
 
@@ -120,6 +125,8 @@ class StepProgress:
         if not self.enabled or self._closed:
             return
         if self._progress is None:
+            from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
             self._progress = Progress(
                 TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
                 console=stderr_console(), transient=True,

@@ -29,14 +29,16 @@ def run_compare(a: str, b: str, *, tests: Sequence[EvidenceTest] | None, seed: i
 
 def emit(comp: Comparison, fmt: str, output: str | None, quiet: bool) -> None:
     """Terminal format to a terminal keeps colour; everything else is written as text."""
-    from heredity.report import render, terminal
+    from heredity.report import render
 
-    console = out.stdout_console()
-    if fmt == "terminal" and output is None and console.is_terminal:
-        terminal.render(comp, console)
-        return
-    if fmt == "terminal" and output is None:  # a pipe: plain text at the console's width
-        out.write_text(terminal.render_text(comp, width=console.width), None)
+    if fmt == "terminal" and output is None:
+        from heredity.report import terminal  # rich: only for terminal output
+
+        console = out.stdout_console()
+        if console.is_terminal:
+            terminal.render(comp, console)
+        else:  # a pipe: plain text at the console's width
+            out.write_text(terminal.render_text(comp, width=console.width), None)
         return
     out.write_text(render.render_as(comp, fmt), output)
     if output is not None:

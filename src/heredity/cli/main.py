@@ -7,8 +7,10 @@ internal error (exit 1).  ``HEREDITY_DEBUG=1`` shows tracebacks.
 
 from __future__ import annotations
 
+import importlib
 import os
 import sys
+from typing import Any, cast
 
 import click
 
@@ -16,28 +18,65 @@ from heredity import __version__
 from heredity.errors import EXIT_BAD_INPUT, EXIT_INTERNAL, HeredityError
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+class _LazyGroup(click.Group):
+    """A group that imports a command's module only when that command is invoked (or asked for its
+    help), so ``heredity --version`` and ``heredity --help`` import no command module at all.
+
+    The listing in ``--help`` comes from the short help recorded with each name;
+    ``tests/cli/test_startup.py`` checks it against the modules' own docstrings."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.lazy: dict[str, tuple[str, str]] = {}  # name -> (module, short help)
+
+    def add_lazy(self, name: str, module: str, short_help: str) -> None:
+        self.lazy[name] = (module, short_help)
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted({*self.commands, *self.lazy})
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        if cmd_name not in self.commands and cmd_name in self.lazy:
+            command = importlib.import_module(self.lazy[cmd_name][0]).command
+            self.add_command(command, cmd_name)
+        return self.commands.get(cmd_name)
+
+    def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        """click's listing, without importing the commands that are not loaded yet."""
+        names = self.list_commands(ctx)
+        if not names:
+            return
+        limit = formatter.width - 6 - max(len(n) for n in names)
+        rows = []
+        for name in names:
+            cmd = self.commands.get(name)
+            if cmd is None:  # not imported: the recorded short help, cut as click cuts it
+                cmd = click.Command(name, help=self.lazy[name][1])
+            if not cmd.hidden:
+                rows.append((name, cmd.get_short_help_str(limit)))
+        with formatter.section("Commands"):
+            formatter.write_dl(rows)
+
+
+@click.group(cls=_LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="heredity")
 def cli() -> None:
     """heredity: was this LLM checkpoint derived from that one, or trained independently?"""
 
 
 def _register() -> None:
-    """Add every command; each module defines a click command named ``command`` and imports its heavy
-    dependencies inside the command body, so ``heredity --help`` stays fast."""
-    from heredity.cli import (
-        bench_cmd,
-        case_cmd,
-        compare_cmd,
-        fingerprint_cmd,
-        forge_cmd,
-        inspect_cmd,
-        matrix_cmd,
-        report_cmd,
-    )
-
-    for module in (inspect_cmd, compare_cmd, report_cmd, fingerprint_cmd, matrix_cmd, forge_cmd, bench_cmd, case_cmd):
-        cli.add_command(module.command)
+    """One line per command: its name, the module defining a click command named ``command`` (imported
+    only when the command runs; heavy dependencies are imported inside the command body) and the
+    short help ``heredity --help`` lists (the first sentence of the command's docstring)."""
+    add = cast(_LazyGroup, cli).add_lazy
+    add("inspect", "heredity.cli.inspect_cmd", "Show a model's family, structure, dtypes and tensor roles (reads headers only).")
+    add("compare", "heredity.cli.compare_cmd", "Decide whether B shares lineage with A (models, files, fingerprints or hub ids).")
+    add("report", "heredity.cli.report_cmd", "Compare A and B and write one HTML file: verdict, evidence, plots, provenance, JSON twin.")
+    add("fingerprint", "heredity.cli.fingerprint_cmd", "Extract MODEL's fingerprint (1-D vectors, per-layer std, tensor hashes) into FP.json + FP.safetensors.")
+    add("matrix", "heredity.cli.matrix_cmd", "Compare every pair of MODELS (list base models first) and draw their lineage tree.")
+    add("forge", "heredity.cli.forge_cmd", "Forge ground truth: tiny trained models and their derivations.")
+    add("bench", "heredity.cli.bench_cmd", "Score lineage detectors on forged related / independent pairs: accuracy, FPR, AUC, TPR at 1% FPR.")
+    add("case", "heredity.cli.case_cmd", "Case studies: known-truth reconstructions of public lineage disputes.")
 
 
 _register()
