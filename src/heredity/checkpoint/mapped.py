@@ -10,9 +10,8 @@ from __future__ import annotations
 import contextlib
 import mmap
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 
@@ -24,9 +23,9 @@ from heredity.errors import InputError, safe_name
 _RELEASE_MIN = 64 << 10  # smaller reads are not worth a system call
 
 
-@dataclass(frozen=True)
-class Span:
-    """One tensor's bytes: ``file[start:stop]`` holds ``shape`` elements of ``dtype`` (safetensors name)."""
+class Span(NamedTuple):
+    """One tensor's bytes: ``file[start:stop]`` holds ``shape`` elements of ``dtype`` (safetensors name).
+    A named tuple, not a dataclass: a DeepSeek-V3 header makes 95,000 of them, 4x faster to build."""
 
     name: str
     dtype: str
