@@ -150,10 +150,9 @@ def main() -> None:
         f"{'case':30} {'tensors':>8} {'refs':>8} {'unknown':>8} {'open s':>8} {'layout s':>9} {'total s':>8} "
         f"{'cpu s':>6} {'json cpu s':>10} {'cpu/json':>8}"
     )
-    tensors, config = cases["deepseek-v3"]
     sharded = args.dir / "deepseek-v3-sharded"
-    write_sharded(sharded, tensors, config, shards=163)  # as published: 163 shards
-    for label, (tensors, config) in [*cases.items(), ("deepseek-v3, 163 shards", (tensors, config))]:
+    write_sharded(sharded, *cases["deepseek-v3"], shards=163)  # as published: 163 shards
+    for label, (tensors, config) in [*cases.items(), ("deepseek-v3, 163 shards", cases["deepseek-v3"])]:
         path = args.dir / label.split()[0] / "model.safetensors"
         if label.endswith("shards"):
             path = sharded
