@@ -58,7 +58,8 @@ def _packaged(name: str) -> Path:
 def test_smollm2_gguf() -> None:
     model = load_model(_packaged("smollm2"))
     r = inspect_model(model)
-    assert (r.family, r.layers, r.hidden_size, r.heads, r.kv_heads, r.intermediate_size) == (
+    assert (r.family, r.format, r.layers, r.hidden_size, r.heads, r.kv_heads, r.intermediate_size) == (
+        "llama",
         "gguf",
         30,
         576,
@@ -76,7 +77,8 @@ def test_smollm2_gguf() -> None:
 def test_gemma3_gguf() -> None:
     model = load_model(_packaged("gemma3-270m"))
     r = inspect_model(model)
-    assert (r.family, r.layers, r.hidden_size, r.heads, r.kv_heads, r.intermediate_size) == (
+    assert (r.family, r.format, r.layers, r.hidden_size, r.heads, r.kv_heads, r.intermediate_size) == (
+        "gemma3",
         "gguf",
         18,
         640,

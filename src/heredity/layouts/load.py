@@ -56,7 +56,7 @@ def _model_from_checkpoint(checkpoint: Checkpoint) -> Model:
     mapped = _Mapping(detection.layout, detection.prefix, config, inventory, checkpoint.source, notes)
     mapped.run(split)
     inp = SpecInputs(detection.layout, config, mapped.refs, {n: i.shape for n, i in inventory.items()},
-                     checkpoint.format, notes)  # fmt: skip
+                     checkpoint.format, notes, family=detection.family)  # fmt: skip
     spec = build_spec(inp)
     for w in inp.warnings:
         if w not in checkpoint.warnings:

@@ -51,7 +51,7 @@ class TensorRef:
 class ModelSpec:
     """Structure of a model; ``None`` where a field does not apply (e.g. experts of a dense model)."""
 
-    family: str  # layout family name, e.g. "llama", "qwen2", "pangu_pro_moe"; "unknown" if inferred
+    family: str  # layout family, e.g. "llama", "pangu_pro_moe"; a GGUF's general.architecture; "unknown" if inferred
     format: str  # checkpoint reader name
     layers: int
     hidden_size: int | None

@@ -9,6 +9,7 @@ half of the names loses to a name-detected one (configs get copied between repos
 from __future__ import annotations
 
 import functools
+import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 from importlib import resources
@@ -21,6 +22,7 @@ from heredity.layouts.schema import Layout, LayoutError, load_layout_file
 from heredity.layouts.wrappers import Fit, KeyCounts, best_fit, key_counts, literal_prefix
 
 _DATA_PACKAGE = "heredity.layouts"
+_ARCH_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,63}")
 
 
 @functools.cache
@@ -64,6 +66,7 @@ class Detection:
     layout: Layout | None
     reason: str
     prefix: str = ""
+    family: str | None = None  # the family to report when it is not the table's (a GGUF's architecture)
 
 
 def detect(config: dict[str, Any], fmt: str, names: Iterable[str]) -> Detection:
@@ -72,7 +75,18 @@ def detect(config: dict[str, Any], fmt: str, names: Iterable[str]) -> Detection:
 
 
 def detect_split(config: dict[str, Any], fmt: str, split: list[tuple[str, str, list[int]]]) -> Detection:
-    """:func:`detect` over names already split into ``(name, key, numbers)``."""
+    """:func:`detect` over names already split into ``(name, key, numbers)``.
+
+    A format-level table (GGUF names, whatever the architecture) reports the architecture the file
+    declares as the family (``general.architecture``, else ``model_type``)."""
+    found = _detect(config, fmt, split)
+    if found.layout is not None and found.layout.formats:
+        arch = _architecture(config.get("gguf_architecture") or config.get("model_type"))
+        return Detection(found.layout, found.reason, found.prefix, arch)
+    return found
+
+
+def _detect(config: dict[str, Any], fmt: str, split: list[tuple[str, str, list[int]]]) -> Detection:
     by_format = [lay for lay in all_layouts() if fmt in lay.formats]
     if by_format:
         arch = config.get("gguf_architecture") or config.get("model_type")
@@ -99,6 +113,12 @@ def _found(layout: Layout, fit: Fit, why: str, split: list[tuple[str, str, list[
         return Detection(layout, why)
     prefix = literal_prefix(fit.key_prefix, ((name, key) for name, key, _ in split))
     return Detection(layout, f"{why}; names found under the wrapper prefix '{safe_name(prefix, 80)}'", prefix)
+
+
+def _architecture(arch: object) -> str | None:
+    """A format-level table's family as the file names it (GGUF ``general.architecture``: ``llama``,
+    ``gemma3``, ``qwen2moe``), when it is a plain name; None keeps the table's."""
+    return arch if isinstance(arch, str) and _ARCH_NAME.fullmatch(arch) else None
 
 
 def _from_config(config: dict[str, Any]) -> Layout | None:
