@@ -19,7 +19,7 @@ from typing import Any
 from heredity.errors import safe_name
 from heredity.layouts.matching import NameIndex, split_numbers
 from heredity.layouts.schema import Layout, LayoutError, load_layout_file
-from heredity.layouts.wrappers import Fit, KeyCounts, best_fit, key_counts, literal_prefix
+from heredity.layouts.wrappers import Fit, KeyCounts, best_fit, candidate_prefixes, key_counts, literal_prefix
 
 _DATA_PACKAGE = "heredity.layouts"
 _ARCH_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,63}")
@@ -95,10 +95,11 @@ def _detect(config: dict[str, Any], fmt: str, split: list[tuple[str, str, list[i
         )
         return Detection(by_format[0], why)
     counts = key_counts((key, numbers) for _, key, numbers in split)
+    candidates = candidate_prefixes(counts)
     by_config = _from_config(config)
-    best, best_fit_ = _best_by_names(counts)
+    best, best_fit_ = _best_by_names(counts, candidates)
     if by_config is not None:
-        fit = best_fit(name_index(by_config.family), counts)
+        fit = best_fit(name_index(by_config.family), counts, candidates)
         if fit.hits * 2 >= len(split) or best is None or best_fit_.hits <= fit.hits:
             return _found(by_config, fit, f"family '{by_config.family}' from config.json", split)
         why = f"config says '{by_config.family}' but its names match '{best.family}'"
@@ -136,12 +137,12 @@ def _from_config(config: dict[str, Any]) -> Layout | None:
     return None
 
 
-def _best_by_names(counts: KeyCounts) -> tuple[Layout | None, Fit]:
+def _best_by_names(counts: KeyCounts, candidates: frozenset[str]) -> tuple[Layout | None, Fit]:
     """The table matching most names; ties go to the earlier file (generic families sort first)."""
     best: Layout | None = None
     best_fit_ = Fit("", 0, 0)
     for lay in all_layouts():
-        fit = best_fit(name_index(lay.family), counts)
+        fit = best_fit(name_index(lay.family), counts, candidates)
         if fit.hits > best_fit_.hits or (
             fit.hits == best_fit_.hits and best is not None and _priority(lay) < _priority(best)
         ):

@@ -49,8 +49,26 @@ def _hit(index: NameIndex, key: str, count: int) -> tuple[bool, bool]:
     return found, found and slot is not None and slot.direct
 
 
-def best_fit(index: NameIndex, counts: KeyCounts) -> Fit:
-    """The wrapper prefix under which ``index``'s table matches the most names."""
+MIN_SHARE = 0.01  # a wrapper prefix holds at least this share of the names (bounds the search)
+
+
+def candidate_prefixes(counts: KeyCounts) -> frozenset[str]:
+    """Key prefixes (whole dotted segments) that hold at least :data:`MIN_SHARE` of the names: only
+    these are tried, so names with thousands of distinct keys do not cost thousands of lookups each."""
+    held: Counter[str] = Counter()
+    for (key, _), n in counts.items():
+        parts = key.split(".")
+        for i in range(1, len(parts)):
+            held[".".join(parts[:i]) + "."] += n
+    least = max(1.0, MIN_SHARE * sum(counts.values()))
+    return frozenset(p for p, n in held.items() if n >= least)
+
+
+def best_fit(index: NameIndex, counts: KeyCounts, candidates: frozenset[str] | None = None) -> Fit:
+    """The wrapper prefix (among ``candidates``, default :func:`candidate_prefixes`) under which
+    ``index``'s table matches the most names."""
+    if candidates is None:
+        candidates = candidate_prefixes(counts)
     hits = direct = 0
     gain: Counter[str] = Counter()  # hits a prefix adds (names under it are tried under it first)
     gain_direct: Counter[str] = Counter()  # and how it changes the names matched as stored (may be < 0)
@@ -62,9 +80,11 @@ def best_fit(index: NameIndex, counts: KeyCounts) -> Fit:
         parts = key.split(".")
         for i in range(1, len(parts)):
             head = parts[:i]
+            prefix = ".".join(head) + "."
+            if prefix not in candidates:
+                continue
             under, under_straight = _hit(index, ".".join(parts[i:]), count - head.count("#"))
             if under:
-                prefix = ".".join(head) + "."
                 gain[prefix] += n * (not found)
                 gain_direct[prefix] += n * (under_straight - straight)
                 inside[prefix] += n
