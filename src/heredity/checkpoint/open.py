@@ -211,11 +211,10 @@ def _open_file(path: Path, size: int | None = None) -> Checkpoint:
 
 def _open_folder(folder: Path) -> Checkpoint:
     """The folder's canonical entry file, else its only checkpoint-like file; refuse to guess between several."""
-    files = {p.name: p for p in folder.iterdir() if p.is_file()}
     for name in (n for r in READERS for n in r.folder_entries):
-        if name in files:
+        if (folder / name).is_file():
             return _open_file(folder / name)
-    candidates = sorted(p for p in files.values() if p.suffix.lower() in _SINGLE_SUFFIXES)
+    candidates = sorted(p for p in folder.iterdir() if p.is_file() and p.suffix.lower() in _SINGLE_SUFFIXES)
     if len(candidates) == 1:
         return _open_file(candidates[0])
     if not candidates:
