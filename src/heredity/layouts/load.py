@@ -21,6 +21,7 @@ from typing import Any
 from heredity.checkpoint import open_checkpoint
 from heredity.checkpoint._gc import gc_paused
 from heredity.checkpoint.base import Checkpoint, TensorInfo
+from heredity.errors import safe_name
 from heredity.layouts.expand import refs_for
 from heredity.layouts.infer import LAYER_WORDS, infer_refs, layer_of
 from heredity.layouts.matching import Match, NameIndex, slot_match, split_numbers
@@ -95,7 +96,7 @@ class _Mapping:
             found = _resolve(index, key, numbers, key_prefix, skip, under) if index else None
             if isinstance(found, Match):
                 self.refs.extend(refs_for(found, self.inventory[name], heads, self.source))
-            elif found == "ignored":
+            elif found is IGNORED:
                 ignored += 1
             elif self.prefix and not under:
                 outside.append(name)
@@ -108,8 +109,8 @@ class _Mapping:
             self.notes.append(f"{ignored} non-weight buffers ignored (RoPE tables, masks, position ids)")
         if self.components:
             n = sum(len(c.names) for c in self.components)
-            self.notes.append(f"{n} tensors of {len(self.components)} other components outside '{self.prefix}' "
-                              "reported, not mapped")  # fmt: skip
+            self.notes.append(f"{n} tensors of {len(self.components)} other components outside "
+                              f"'{safe_name(self.prefix, 80)}' reported, not mapped")  # fmt: skip
         inferred, self.unknown = infer_refs([self.inventory[n] for n in leftover + stray], self.refs)
         if inferred:
             self.notes.append(
@@ -118,19 +119,25 @@ class _Mapping:
         self.refs += inferred
 
 
+class _Ignored:
+    """A name the table knows is not a weight (RoPE tables, masks, position ids)."""
+
+
+IGNORED = _Ignored()
+
+
 def _resolve(
     index: NameIndex, key: str, numbers: list[int], key_prefix: str, skip: int, under: bool
-) -> Match | str | None:
-    """A name's match: under the wrapper prefix first (when it has it), else as stored;
-    ``"ignored"`` for a known non-weight buffer."""
+) -> Match | _Ignored | None:
+    """A name's match: under the wrapper prefix first (when it has it), else as stored."""
     if under:
         slot = index.lookup(key[len(key_prefix) :], len(numbers) - skip)
         if slot is not None:
-            return "ignored" if slot.entry is None else slot_match(slot, numbers[skip:])
+            return IGNORED if slot.entry is None else slot_match(slot, numbers[skip:])
     slot = index.lookup(key, len(numbers))
     if slot is None:
         return None
-    return "ignored" if slot.entry is None else slot_match(slot, numbers)
+    return IGNORED if slot.entry is None else slot_match(slot, numbers)
 
 
 @functools.lru_cache(maxsize=4096)

@@ -134,7 +134,9 @@ class Model:
         except KeyError:
             where = "" if layer is None else f" in layer {layer}"
             where += "" if expert is None else f", expert {expert}"
-            raise NotApplicableError(f"model has no '{role.value}' tensor{where}", Exclusion.MISSING) from None
+            raise NotApplicableError(
+                f"model has no '{role.value}' tensor{where}", Exclusion.MISSING
+            ) from None
 
     def refs_for(self, role: Role) -> list[TensorRef]:
         return [r for r in self.refs if r.role == role]

@@ -2,8 +2,9 @@
 
 Detection order, most to least trustworthy: the checkpoint format (GGUF names are the same whatever
 the architecture), then ``config.json``'s ``architectures`` and ``model_type``, then the stored names
-themselves (the table that explains most of them, under whatever wrapper prefix it explains most).  A config-detected table that explains fewer than
-half of the names loses to a name-detected one (configs get copied between repositories).
+themselves (the table that explains most of them, under the wrapper prefix where it explains most:
+:mod:`heredity.layouts.wrappers`).  A config-detected table that explains fewer than half of the
+names loses to a name-detected one (configs get copied between repositories).
 """
 
 from __future__ import annotations
