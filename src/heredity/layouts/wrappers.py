@@ -50,6 +50,8 @@ def _hit(index: NameIndex, key: str, count: int) -> tuple[bool, bool]:
 
 
 MIN_SHARE = 0.01  # a wrapper prefix holds at least this share of the names (bounds the search)
+MAX_DEPTH = 6  # dotted segments a wrapper prefix may have ("model.0.auto_model." has 3); hostile
+# names thousands of segments deep must not cost a quadratic number of prefixes
 
 
 def candidate_prefixes(counts: KeyCounts) -> frozenset[str]:
@@ -57,8 +59,8 @@ def candidate_prefixes(counts: KeyCounts) -> frozenset[str]:
     these are tried, so names with thousands of distinct keys do not cost thousands of lookups each."""
     held: Counter[str] = Counter()
     for (key, _), n in counts.items():
-        parts = key.split(".")
-        for i in range(1, len(parts)):
+        parts = key.split(".", MAX_DEPTH)
+        for i in range(1, min(len(parts), MAX_DEPTH + 1)):
             held[".".join(parts[:i]) + "."] += n
     least = max(1.0, MIN_SHARE * sum(counts.values()))
     return frozenset(p for p, n in held.items() if n >= least)
@@ -77,8 +79,8 @@ def best_fit(index: NameIndex, counts: KeyCounts, candidates: frozenset[str] | N
         found, straight = _hit(index, key, count)
         hits += n * found
         direct += n * straight
-        parts = key.split(".")
-        for i in range(1, len(parts)):
+        parts = key.split(".", MAX_DEPTH)
+        for i in range(1, min(len(parts), MAX_DEPTH + 1)):
             head = parts[:i]
             prefix = ".".join(head) + "."
             if prefix not in candidates:
