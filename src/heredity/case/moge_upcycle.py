@@ -118,12 +118,12 @@ def build_models(root: Path, plan: CasePlan) -> dict[str, str]:
         "dense": dense,
         "upcycled": f.derived(f"moge-upcycled-s{UPCYCLE_SEED}", dense, upcycle_and_train, steps=plan.tune_steps,
                               seed=UPCYCLE_SEED),
-        "independent": f.base(f"moge-scratch-s{MOGE_SEED}", "pangu_moge", CORPUS, MOGE_SEED),
+        "independent": f.base(f"moge-scratch-s{MOGE_SEED}", "pangu_pro_moe", CORPUS, MOGE_SEED),
     }
     for s in plan.null_dense_seeds:
         models[f"null-dense-s{s}"] = f.base(f"qwen2-dense-s{s}", "qwen2", CORPUS, s)
     for s in plan.null_moge_seeds:
-        models[f"null-moge-s{s}"] = f.base(f"moge-scratch-s{s}", "pangu_moge", CORPUS, s)
+        models[f"null-moge-s{s}"] = f.base(f"moge-scratch-s{s}", "pangu_pro_moe", CORPUS, s)
     return models
 
 

@@ -10,9 +10,8 @@ from __future__ import annotations
 import contextlib
 import mmap
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 
@@ -31,9 +30,9 @@ _RELEASE_MIN = 64 << 10  # smaller reads are not worth a system call
 _DECODE_BLOCK = 8 << 20  # stored bytes decoded (then released) at a time by a large read
 
 
-@dataclass(frozen=True)
-class Span:
-    """One tensor's bytes: ``file[start:stop]`` holds ``shape`` elements of ``dtype`` (safetensors name)."""
+class Span(NamedTuple):
+    """One tensor's bytes: ``file[start:stop]`` holds ``shape`` elements of ``dtype`` (safetensors name).
+    A named tuple, not a dataclass: a DeepSeek-V3 header makes 95,000 of them, 4x faster to build."""
 
     name: str
     dtype: str

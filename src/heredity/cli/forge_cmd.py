@@ -25,7 +25,7 @@ def command() -> None:
 
 @command.command("train")
 @click.option("--family", default="llama", show_default=True, help="llama, mistral, qwen2, qwen3, gemma3, glm4, "
-              "mixtral, qwen2_moe, pangu_moge")
+              "mixtral, qwen2_moe, pangu_pro_moe")
 @click.option("--steps", default=200, show_default=True, type=click.IntRange(1))
 @click.option("--seed", default=0, show_default=True, type=int)
 @click.option("--corpus", default="fables", show_default=True, help="bundled corpus name or a text file")

@@ -51,7 +51,7 @@ class TensorRef:
 class ModelSpec:
     """Structure of a model; ``None`` where a field does not apply (e.g. experts of a dense model)."""
 
-    family: str  # layout family name, e.g. "llama", "qwen2", "pangu_pro_moe"; "unknown" if inferred
+    family: str  # layout family, e.g. "llama", "pangu_pro_moe"; a GGUF's general.architecture; "unknown" if inferred
     format: str  # checkpoint reader name
     layers: int
     hidden_size: int | None
@@ -82,6 +82,15 @@ def unpermute_gguf_rows(w: np.ndarray, n_heads: int) -> np.ndarray:
     return w.reshape(n_heads, half, 2, *rest).swapaxes(1, 2).reshape(rows, *rest)
 
 
+@dataclass(frozen=True)
+class Component:
+    """Tensors beside the model a family table mapped, under their own prefix (a multimodal
+    checkpoint's vision tower, a sentence-transformers head): reported, never scored."""
+
+    prefix: str  # e.g. "model.vision_tower."
+    names: tuple[str, ...]
+
+
 @dataclass
 class Model:
     """Canonical view of one checkpoint."""
@@ -91,6 +100,8 @@ class Model:
     refs: list[TensorRef]
     unknown: list[str] = field(default_factory=list)  # stored names no role was found for
     recorder: ReadRecorder = field(default_factory=ReadRecorder)  # every read of this model
+    prefix: str = ""  # wrapper prefix the family's names were found under ("" when stored bare)
+    components: tuple[Component, ...] = ()  # other parts of the checkpoint, outside ``prefix``
 
     def __post_init__(self) -> None:
         ck = self.checkpoint
@@ -123,7 +134,9 @@ class Model:
         except KeyError:
             where = "" if layer is None else f" in layer {layer}"
             where += "" if expert is None else f", expert {expert}"
-            raise NotApplicableError(f"model has no '{role.value}' tensor{where}", Exclusion.MISSING) from None
+            raise NotApplicableError(
+                f"model has no '{role.value}' tensor{where}", Exclusion.MISSING
+            ) from None
 
     def refs_for(self, role: Role) -> list[TensorRef]:
         return [r for r in self.refs if r.role == role]
