@@ -14,6 +14,7 @@ import struct
 from collections.abc import Callable
 from pathlib import Path
 
+from heredity.checkpoint._paths import check_source
 from heredity.checkpoint.base import Checkpoint
 from heredity.errors import NotFoundError, UnsupportedFormatError, safe_name
 
@@ -29,6 +30,7 @@ _SNIFF_BYTES = 16
 def open_checkpoint(source: str | os.PathLike[str]) -> Checkpoint:
     """Open a checkpoint lazily: a folder, a file, or a Hugging Face hub id ``org/name[@rev]``."""
     text = os.fspath(source)
+    check_source(text)  # special files, link loops, truncated llama2.c: refused before any reader
     path = Path(text)
     if not path.exists():
         if _looks_like_hub_id(text):
