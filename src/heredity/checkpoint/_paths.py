@@ -14,7 +14,12 @@ import os
 import stat
 from pathlib import Path
 
-from heredity.errors import CorruptCheckpointError, InputError, NotFoundError
+from heredity.errors import CorruptCheckpointError, InputError, NotFoundError, UsageError
+
+# A fingerprint file (heredity.fingerprint.io) is a safetensors file whose header starts with this.
+FINGERPRINT_MARKER = b'{"__metadata__":{"format":"heredity.fingerprint"'
+_OLD_PAIR_SCHEMA = b'"heredity.fingerprint/'
+_MAX_PAIR_JSON = 64 << 20
 
 _SPECIAL = (
     (stat.S_ISFIFO, "a FIFO (named pipe)"),
@@ -38,11 +43,45 @@ def check_source(text: str) -> None:
             raise NotFoundError("broken symbolic link (its target does not exist)", path=text,
                                 fix="point the link at the checkpoint") from None
         return  # missing (a hub id?) or unreadable: the caller says which
+    except ValueError:  # an embedded NUL byte: no such file
+        return
     for test, what in _SPECIAL:
         if test(mode):
             raise InputError(f"is {what}, not a checkpoint file", path=text, fix=_FIX)
     if stat.S_ISREG(mode):
+        _check_not_fingerprint(Path(text))
         _check_llama2c_truncation(Path(text))
+
+
+def _check_not_fingerprint(path: Path) -> None:
+    """A fingerprint (or half of an old fingerprint pair) where a checkpoint is wanted: say so."""
+    with open(path, "rb") as f:
+        head = f.read(8 + len(FINGERPRINT_MARKER))
+    if head[8:] == FINGERPRINT_MARKER:
+        raise UsageError("is a heredity fingerprint, not a checkpoint", path=path,
+                         fix="compare, inspect and matrix take it; fingerprint needs the model itself")
+    doc = pair_document_of(path)
+    if doc is not None:
+        raise UsageError(f"is the array half of the old-style fingerprint pair {doc.name}", path=path,
+                         fix=f"pass {doc.name} instead")
+
+
+def pair_document_of(path: Path) -> Path | None:
+    """For the ``.safetensors`` half of an old fingerprint pair (``NAME.json`` + ``NAME.safetensors``),
+    the ``.json`` whose ``"arrays"`` names it; else None."""
+    import json
+
+    doc = path.with_suffix(".json")
+    if path.suffix != ".safetensors" or not doc.is_file() or doc.stat().st_size > _MAX_PAIR_JSON:
+        return None
+    raw = doc.read_bytes()
+    if _OLD_PAIR_SCHEMA not in raw[:4096]:
+        return None
+    try:
+        named = json.loads(raw).get("arrays")
+    except (ValueError, UnicodeDecodeError, AttributeError, RecursionError):
+        return None
+    return doc if named == path.name else None
 
 
 def _check_llama2c_truncation(path: Path) -> None:

@@ -71,6 +71,8 @@ class GGUFCheckpoint(Checkpoint):
         flat = self._map[span.start : span.start + span.nbytes]
         if info.dtype in PLAIN_TYPES:
             return flat.view(PLAIN_TYPES[info.dtype]).reshape(info.shape)
+        if flat.size == 0:
+            raise InputError(f"quantised tensor '{safe_name(name)}' holds no elements", path=self.source)
         return flat.reshape((*info.shape[:-1], -1))  # each row is whole quantisation blocks
 
     def close(self) -> None:
@@ -90,7 +92,8 @@ def _dequantise(raw: np.ndarray, dtype: str) -> np.ndarray:
 
     if dtype in PLAIN_TYPES:
         return raw.astype(np.float32)
-    return dequantize(raw, GGMLQuantizationType[dtype])
+    with np.errstate(invalid="ignore", over="ignore"):  # NaN/Inf scales are data, reported by the scan
+        return dequantize(raw, GGMLQuantizationType[dtype])
 
 
 def open_gguf(path: str | Path) -> GGUFCheckpoint:

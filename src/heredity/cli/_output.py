@@ -12,6 +12,7 @@ from __future__ import annotations
 import os
 import shlex
 import sys
+import tempfile
 import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -53,14 +54,74 @@ def note(message: str, quiet: bool) -> None:
 
 
 def write_text(text: str, output: str | None) -> None:
-    """Write a result to ``output`` (UTF-8), or to stdout when no file is given."""
+    """Write a result to ``output`` (UTF-8), or to stdout when no file is given.
+
+    The file is written atomically: a temporary file in the same folder is renamed over ``output``
+    only once complete, so an interrupted or failed run leaves no partial file behind.
+    """
     if output is None or output == "-":
         click.echo(text, nl=False)
         return
+    target = Path(output)
     try:
-        Path(output).write_text(text, encoding="utf-8")
+        fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
     except OSError as exc:
-        raise InputError(f"cannot write: {exc.strerror}", path=output, fix="choose a writable path with -o") from exc
+        raise _unwritable(output, exc) from None
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as f:
+            f.write(text)
+        os.chmod(tmp, 0o666 & ~_umask())
+        os.replace(tmp, target)
+    except OSError as exc:
+        raise _unwritable(output, exc) from None
+    finally:
+        Path(tmp).unlink(missing_ok=True)
+
+
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
+def _unwritable(output: str, exc: OSError) -> InputError:
+    return InputError(f"cannot write: {exc.strerror or exc}", path=output, fix="choose a writable path with -o")
+
+
+def check_writable(output: str | None, *, folder: bool = False) -> None:
+    """Refuse, before any analysis starts, an output that cannot be written: its folder is missing or
+    read-only, or the path is a folder (for a file) or a file (for a folder).  A probe file is created
+    and removed in the folder that will receive the output."""
+    if output is None or output == "-":
+        return
+    target = Path(output)
+    if folder and target.exists() and not target.is_dir():
+        raise InputError("cannot write: it exists and is not a folder", path=output, fix="choose a folder for -o")
+    if not folder and target.is_dir():
+        raise InputError("cannot write: it is a folder", path=output, fix="give a file name with -o")
+    parent = target if folder and target.is_dir() else target.parent
+    if not parent.is_dir():
+        if folder and parent.parent.is_dir():  # the folder itself will be created; probe its parent
+            parent = parent.parent
+        else:
+            raise InputError(f"cannot write: folder {safe_name(parent)} does not exist", path=output,
+                             fix="create the folder first or choose another path with -o")
+    try:
+        fd, probe = tempfile.mkstemp(prefix=".heredity-probe-", dir=parent)
+    except OSError as exc:
+        raise _unwritable(output, exc) from None
+    os.close(fd)
+    os.unlink(probe)
+
+
+def _check_file_option(ctx: click.Context, param: click.Parameter, value: str | None) -> str | None:
+    check_writable(value)
+    return value
+
+
+def _check_folder_option(ctx: click.Context, param: click.Parameter, value: str | None) -> str | None:
+    check_writable(value, folder=True)
+    return value
 
 
 def split_names(value: str | None) -> list[str] | None:
@@ -151,11 +212,20 @@ def format_option(choices: tuple[str, ...], default: str = "terminal") -> Callab
                         help="Output format.")
 
 
-def output_option(required: bool = False) -> Callable[[F], F]:
+def output_option(required: bool = False, help: str = "Write the result to this file instead of stdout.") -> Callable[[F], F]:
+    """``-o FILE``, checked writable while the command line is parsed (before any analysis)."""
     return click.option("-o", "--output", required=required, type=click.Path(dir_okay=False),
-                        help="Write the result to this file instead of stdout.")
+                        callback=_check_file_option, help=help)
+
+
+def output_folder_option(name: str = "output", **kwargs: Any) -> Callable[[F], F]:
+    """``-o FOLDER`` (created if missing), checked writable while the command line is parsed."""
+    return click.option("-o", "--output", name, type=click.Path(file_okay=False), callback=_check_folder_option,
+                        **kwargs)
 
 
 quiet_option = click.option("-q", "--quiet", is_flag=True, help="No progress bars or notes on stderr.")
-seed_option = click.option("--seed", type=int, default=0, show_default=True, help="Seed for permutation nulls.")
+SEED_RANGE = click.IntRange(0, 2**63 - 1)
+seed_option = click.option("--seed", type=SEED_RANGE, default=0, show_default=True,
+                           help="Seed for permutation nulls (a non-negative integer).")
 tests_option = click.option("--tests", default=None, metavar="T1,T2", help="Run only these evidence tests.")
