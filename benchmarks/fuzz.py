@@ -348,7 +348,7 @@ def _run_fingerprint(data: bytes, work: Path) -> None:
     path = work / "fuzz.fp"
     path.write_bytes(data)
     loaded = fingerprint.load(path)
-    compare(loaded, loaded, tests=["identical", "vectors", "attn_std", "layers"])
+    compare(loaded, loaded, tests=["identical", "vectors"])  # cheap consumers of the parsed fields
 
 
 TARGETS = {t.name: t for t in (
@@ -442,6 +442,8 @@ def fuzz_target(target: Target, *, count: int, seconds: float, seed: int, crashe
         work = Path(tmp)
         originals = target.prepare(work)
         pool = list(originals)
+        for data in originals:  # warm up (lazy imports, caches) outside the timed loop
+            run_one(target, data, work, timeout)
         start = time.perf_counter()
         while stats.inputs < count and time.perf_counter() - start < seconds:
             data = mutate(rng.choice(pool), rng, pool)

@@ -116,10 +116,11 @@ class ONNXCheckpoint(Checkpoint):
         if scale.size > 1:  # per-channel along q.axis
             shape = [1] * values.ndim
             shape[q.axis] = scale.size
-            scale, zero = scale.reshape(shape), zero.reshape(shape)
+            scale, zero = scale.reshape(shape), np.broadcast_to(zero, scale.shape).reshape(shape)
             if q.axis == 0 and rows is not None:
                 scale, zero = scale[rows], zero[rows]
-        return np.asarray((values - zero) * scale, dtype=np.float32, order="C")
+        with np.errstate(over="ignore", invalid="ignore"):  # inf/NaN scales are data, reported by the scan
+            return np.asarray((values - zero) * scale, dtype=np.float32, order="C")
 
 
 def _info(name: str, s: _Stored, path: Path) -> TensorInfo:

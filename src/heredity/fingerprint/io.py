@@ -273,12 +273,20 @@ def _hash(v: object) -> tuple[str, int, bool]:
     return v[0], _int(v[1]), v[2]
 
 
+def _quiet(v: np.ndarray) -> np.ndarray:
+    """float32, with any signalling NaN bit pattern made a quiet NaN (numpy warns when it casts one)."""
+    out = np.array(v, dtype=np.float32)
+    with np.errstate(invalid="ignore"):
+        out[np.isnan(out)] = np.nan
+    return out
+
+
 def _build(doc: dict[str, Any], arrays: dict[str, np.ndarray]) -> Fingerprint:
     keys = [_key(k) for k in doc["keys"]]
     std = {Role(r).value: {_layer(k): _float(v) for k, v in d.items()} for r, d in doc["std"].items()}
     hashes = {_key(k): _hash(v) for k, v in doc["hashes"].items()}
-    vectors = {_key(k): v.astype(np.float32) for k, v in arrays.items() if not k.startswith(ROWS_PREFIX)}
-    rows = {_key(k[len(ROWS_PREFIX):]): v.astype(np.float32) for k, v in arrays.items() if k.startswith(ROWS_PREFIX)}
+    vectors = {_key(k): _quiet(v) for k, v in arrays.items() if not k.startswith(ROWS_PREFIX)}
+    rows = {_key(k[len(ROWS_PREFIX):]): _quiet(v) for k, v in arrays.items() if k.startswith(ROWS_PREFIX)}
     params = doc.get("params")
     source = doc["source"]
     if not isinstance(source, str):
