@@ -88,24 +88,28 @@ def _unwritable(output: str, exc: OSError) -> InputError:
     return InputError(f"cannot write: {exc.strerror or exc}", path=output, fix="choose a writable path with -o")
 
 
-def check_writable(output: str | None, *, folder: bool = False) -> None:
-    """Refuse, before any analysis starts, an output that cannot be written: its folder is missing or
-    read-only, or the path is a folder (for a file) or a file (for a folder).  A probe file is created
-    and removed in the folder that will receive the output."""
+def check_writable(output: str | None, *, folder: bool | None = False) -> None:
+    """Refuse, before any analysis starts, an output that cannot be written.
+
+    ``folder=False``: a file whose folder exists and is writable (and which is not itself a folder);
+    ``folder=True``: a folder, existing or to be created under the nearest existing, writable folder;
+    ``folder=None``: either (a file or a folder, e.g. ``forge derive -o``).  The check creates and
+    removes a probe file in the folder that will receive the output.
+    """
     if output is None or output == "-":
         return
     target = Path(output)
-    if folder and target.exists() and not target.is_dir():
+    if folder is True and target.exists() and not target.is_dir():
         raise InputError("cannot write: it exists and is not a folder", path=output, fix="choose a folder for -o")
-    if not folder and target.is_dir():
+    if folder is False and target.is_dir():
         raise InputError("cannot write: it is a folder", path=output, fix="give a file name with -o")
-    parent = target if folder and target.is_dir() else target.parent
-    if not parent.is_dir():
-        if folder and parent.parent.is_dir():  # the folder itself will be created; probe its parent
+    parent = target if target.is_dir() else target.parent
+    if folder is not False:  # folders are created as needed: probe the nearest existing ancestor
+        while not parent.exists() and parent != parent.parent:
             parent = parent.parent
-        else:
-            raise InputError(f"cannot write: folder {safe_name(parent)} does not exist", path=output,
-                             fix="create the folder first or choose another path with -o")
+    if not parent.is_dir():
+        raise InputError(f"cannot write: folder {safe_name(parent)} does not exist", path=output,
+                         fix="create the folder first or choose another path with -o")
     try:
         fd, probe = tempfile.mkstemp(prefix=".heredity-probe-", dir=parent)
     except OSError as exc:
@@ -121,6 +125,11 @@ def _check_file_option(ctx: click.Context, param: click.Parameter, value: str | 
 
 def _check_folder_option(ctx: click.Context, param: click.Parameter, value: str | None) -> str | None:
     check_writable(value, folder=True)
+    return value
+
+
+def _check_any_option(ctx: click.Context, param: click.Parameter, value: str | None) -> str | None:
+    check_writable(value, folder=None)
     return value
 
 
@@ -218,10 +227,11 @@ def output_option(required: bool = False, help: str = "Write the result to this 
                         callback=_check_file_option, help=help)
 
 
-def output_folder_option(name: str = "output", **kwargs: Any) -> Callable[[F], F]:
-    """``-o FOLDER`` (created if missing), checked writable while the command line is parsed."""
-    return click.option("-o", "--output", name, type=click.Path(file_okay=False), callback=_check_folder_option,
-                        **kwargs)
+def output_folder_option(name: str = "output", *, file_okay: bool = False, **kwargs: Any) -> Callable[[F], F]:
+    """``-o FOLDER`` (created if missing; ``file_okay``: or a file), checked writable while the command
+    line is parsed."""
+    return click.option("-o", "--output", name, type=click.Path(file_okay=file_okay),
+                        callback=_check_any_option if file_okay else _check_folder_option, **kwargs)
 
 
 quiet_option = click.option("-q", "--quiet", is_flag=True, help="No progress bars or notes on stderr.")
