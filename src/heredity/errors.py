@@ -12,7 +12,8 @@ The hierarchy::
     ├── MissingDependencyError         an optional extra is not installed    -> exit 2
     └── NotApplicableError             a test cannot run on these models (never reaches the CLI)
 
-Anything else escaping to the CLI is an internal error (exit 1).  Messages are one line; names
+Anything else escaping to the CLI is an internal error (exit 1); Ctrl-C exits 130 and ``--fail-on
+related`` exits 3 on a related verdict.  Messages are one line; names
 that come from a checkpoint are escaped with :func:`safe_name` before they are put in a message.
 """
 
@@ -24,6 +25,7 @@ EXIT_OK = 0
 EXIT_INTERNAL = 1
 EXIT_BAD_INPUT = 2
 EXIT_FAIL_ON = 3
+EXIT_INTERRUPTED = 130  # Ctrl-C (128 + SIGINT), as shells report it
 
 
 def safe_name(text: object, limit: int = 200) -> str:

@@ -101,4 +101,5 @@ def convert(array: np.ndarray, name: str | None) -> np.ndarray:
 
 def to_float32(raw: np.ndarray) -> np.ndarray:
     """Stored elements as a fresh C-contiguous float32 array (bool -> 0/1, ints exactly where they fit)."""
-    return np.array(raw, dtype=np.float32, order="C", copy=True)
+    with np.errstate(over="ignore"):  # float64 beyond float32's range becomes inf: data, reported by the scan
+        return np.array(raw, dtype=np.float32, order="C", copy=True)

@@ -24,6 +24,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+from heredity.checkpoint._paths import check_source
 from heredity.checkpoint.base import Checkpoint
 from heredity.errors import NotFoundError, UnsupportedFormatError, safe_name
 
@@ -124,6 +125,7 @@ _SINGLE_SUFFIXES = tuple(dict.fromkeys(s for r in READERS for s in r.suffixes))
 def open_checkpoint(source: str | os.PathLike[str]) -> Checkpoint:
     """Open a checkpoint lazily: a folder, a file, or a Hugging Face hub id ``org/name[@rev]``."""
     text = os.fspath(source)
+    check_source(text)  # special files, link loops, truncated llama2.c: refused before any reader
     path = Path(text)
     st = _stat(path)
     if st is None:

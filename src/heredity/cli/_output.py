@@ -12,6 +12,7 @@ from __future__ import annotations
 import os
 import shlex
 import sys
+import tempfile
 import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -61,14 +62,83 @@ def note(message: str, quiet: bool) -> None:
 
 
 def write_text(text: str, output: str | None) -> None:
-    """Write a result to ``output`` (UTF-8), or to stdout when no file is given."""
+    """Write a result to ``output`` (UTF-8), or to stdout when no file is given.
+
+    The file is written atomically: a temporary file in the same folder is renamed over ``output``
+    only once complete, so an interrupted or failed run leaves no partial file behind.
+    """
     if output is None or output == "-":
         click.echo(text, nl=False)
         return
+    target = Path(output)
     try:
-        Path(output).write_text(text, encoding="utf-8")
+        fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
     except OSError as exc:
-        raise InputError(f"cannot write: {exc.strerror}", path=output, fix="choose a writable path with -o") from exc
+        raise _unwritable(output, exc) from None
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as f:
+            f.write(text)
+        os.chmod(tmp, 0o666 & ~_umask())
+        os.replace(tmp, target)
+    except OSError as exc:
+        raise _unwritable(output, exc) from None
+    finally:
+        Path(tmp).unlink(missing_ok=True)
+
+
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
+def _unwritable(output: str, exc: OSError) -> InputError:
+    return InputError(f"cannot write: {exc.strerror or exc}", path=output, fix="choose a writable path with -o")
+
+
+def check_writable(output: str | None, *, folder: bool | None = False) -> None:
+    """Refuse, before any analysis starts, an output that cannot be written.
+
+    ``folder=False``: a file whose folder exists and is writable (and which is not itself a folder);
+    ``folder=True``: a folder, existing or to be created under the nearest existing, writable folder;
+    ``folder=None``: either (a file or a folder, e.g. ``forge derive -o``).  The check creates and
+    removes a probe file in the folder that will receive the output.
+    """
+    if output is None or output == "-":
+        return
+    target = Path(output)
+    if folder is True and target.exists() and not target.is_dir():
+        raise InputError("cannot write: it exists and is not a folder", path=output, fix="choose a folder for -o")
+    if folder is False and target.is_dir():
+        raise InputError("cannot write: it is a folder", path=output, fix="give a file name with -o")
+    parent = target if target.is_dir() else target.parent
+    if folder is not False:  # folders are created as needed: probe the nearest existing ancestor
+        while not parent.exists() and parent != parent.parent:
+            parent = parent.parent
+    if not parent.is_dir():
+        raise InputError(f"cannot write: folder {safe_name(parent)} does not exist", path=output,
+                         fix="create the folder first or choose another path with -o")
+    try:
+        fd, probe = tempfile.mkstemp(prefix=".heredity-probe-", dir=parent)
+    except OSError as exc:
+        raise _unwritable(output, exc) from None
+    os.close(fd)
+    os.unlink(probe)
+
+
+def _check_file_option(ctx: click.Context, param: click.Parameter, value: str | None) -> str | None:
+    check_writable(value)
+    return value
+
+
+def _check_folder_option(ctx: click.Context, param: click.Parameter, value: str | None) -> str | None:
+    check_writable(value, folder=True)
+    return value
+
+
+def _check_any_option(ctx: click.Context, param: click.Parameter, value: str | None) -> str | None:
+    check_writable(value, folder=None)
+    return value
 
 
 def split_names(value: str | None) -> list[str] | None:
@@ -171,16 +241,26 @@ def format_option(choices: tuple[str, ...], default: str = "terminal") -> Callab
                         help="Output format.")
 
 
-def output_option(required: bool = False) -> Callable[[F], F]:
+def output_option(required: bool = False, help: str = "Write the result to this file instead of stdout.") -> Callable[[F], F]:
+    """``-o FILE``, checked writable while the command line is parsed (before any analysis)."""
     return click.option("-o", "--output", required=required, type=click.Path(dir_okay=False),
-                        help="Write the result to this file instead of stdout.")
+                        callback=_check_file_option, help=help)
+
+
+def output_folder_option(name: str = "output", *, file_okay: bool = False, **kwargs: Any) -> Callable[[F], F]:
+    """``-o FOLDER`` (created if missing; ``file_okay``: or a file), checked writable while the command
+    line is parsed."""
+    return click.option("-o", "--output", name, type=click.Path(file_okay=file_okay),
+                        callback=_check_any_option if file_okay else _check_folder_option, **kwargs)
 
 
 quiet_option = click.option("-q", "--quiet", is_flag=True, help="No progress bars or notes on stderr.")
 thorough_option = click.option(
     "--thorough", is_flag=True, default=False,
     help="Run every test of the plan (default: adaptive: cheapest first, stop once the verdict is settled).")
-seed_option = click.option("--seed", type=int, default=0, show_default=True, help="Seed for permutation nulls.")
+SEED_RANGE = click.IntRange(0, 2**63 - 1)
+seed_option = click.option("--seed", type=SEED_RANGE, default=0, show_default=True,
+                           help="Seed for permutation nulls (a non-negative integer).")
 tests_option = click.option(
     "--tests", default=None, metavar="T1,T2",
     help="Run only these evidence tests, in this order; set parameters with NAME:KEY=VALUE, "

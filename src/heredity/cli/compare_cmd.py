@@ -58,9 +58,7 @@ def emit(comp: Comparison, fmt: str, output: str | None, quiet: bool) -> None:
 def command(a: str, b: str, fmt: str, output: str | None, tests: str | None, thorough: bool, seed: int,
             quiet: bool, fail_on: str | None) -> None:
     """Decide whether B shares lineage with A (models, files, fingerprints or hub ids)."""
-    from heredity.cli.main import set_exit_code
-
     comp = run_compare(a, b, tests=out.test_plan(tests, seed), seed=seed, quiet=quiet, thorough=thorough)
     emit(comp, fmt, output, quiet)
     if fail_on == "related" and comp.verdict.label == "related":
-        set_exit_code(EXIT_FAIL_ON)
+        click.get_current_context().exit(EXIT_FAIL_ON)

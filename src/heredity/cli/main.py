@@ -1,8 +1,9 @@
 """Entry point: the click group, error handling and exit codes.
 
 Every command lives in its own module and is added below.  Errors derived from
-:class:`heredity.errors.HeredityError` become one line on stderr and exit 2; anything else is an
-internal error (exit 1).  ``HEREDITY_DEBUG=1`` shows tracebacks.
+:class:`heredity.errors.HeredityError` and click usage errors become one line on stderr and exit 2;
+Ctrl-C exits 130; anything else is an internal error (exit 1).  A command asks for another exit code
+with click's ``ctx.exit(code)``.  ``HEREDITY_DEBUG=1`` shows tracebacks.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ from typing import Any, cast
 import click
 
 from heredity import __version__
-from heredity.errors import EXIT_BAD_INPUT, EXIT_INTERNAL, HeredityError
+from heredity.errors import EXIT_BAD_INPUT, EXIT_INTERNAL, EXIT_INTERRUPTED, EXIT_OK, HeredityError
 
 
 class _LazyGroup(click.Group):
@@ -83,27 +84,34 @@ _register()
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Run the CLI; return the exit code (also used by tests)."""
+    """Run the CLI; return the exit code (also used by tests).
+
+    Click's own parsing runs without its standalone wrapper, so every outcome is mapped here: a
+    command's ``ctx.exit(code)`` (``--fail-on``) returns that code; a click usage error or a
+    :class:`HeredityError` prints one line and returns 2; Ctrl-C prints one line and returns 130
+    (outputs are written atomically, so no partial file is left); anything else is a bug: 1.
+    """
     debug = os.environ.get("HEREDITY_DEBUG", "") not in ("", "0")
+    args = sys.argv[1:] if argv is None else list(argv)
     try:
-        cli.main(args=argv, prog_name="heredity", standalone_mode=False)
+        with cli.make_context("heredity", args) as ctx:
+            cli.invoke(ctx)
+    except click.exceptions.Exit as exc:  # --help, --version, ctx.exit(code)
+        return int(exc.exit_code)
+    except (KeyboardInterrupt, click.exceptions.Abort):
+        click.echo("\nheredity: interrupted" if sys.stderr.isatty() else "heredity: interrupted", err=True)
+        return EXIT_INTERRUPTED
     except HeredityError as exc:
         if debug:
             raise
         click.echo(f"heredity: error: {exc}", err=True)
         return exc.exit_code
-    except click.exceptions.Exit as exc:
-        return int(exc.exit_code)
-    except click.exceptions.Abort:
-        click.echo("heredity: aborted", err=True)
-        return EXIT_BAD_INPUT
     except click.ClickException as exc:
         if debug:
             raise
-        click.echo(f"heredity: error: {exc.format_message()}", err=True)
+        hint = _usage_hint(exc)
+        click.echo(f"heredity: error: {exc.format_message()}{hint}", err=True)
         return EXIT_BAD_INPUT
-    except KeyboardInterrupt:
-        return 130
     except Exception as exc:  # internal error: one line unless debugging
         if debug:
             raise
@@ -112,21 +120,13 @@ def main(argv: list[str] | None = None) -> int:
             err=True,
         )
         return EXIT_INTERNAL
-    return _exit_code_from_context()
+    return EXIT_OK
 
 
-_pending_exit: list[int] = []
-
-
-def set_exit_code(code: int) -> None:
-    """Commands call this to request a non-zero exit (e.g. ``--fail-on related``)."""
-    _pending_exit.append(code)
-
-
-def _exit_code_from_context() -> int:
-    code = _pending_exit[-1] if _pending_exit else 0
-    _pending_exit.clear()
-    return code
+def _usage_hint(exc: click.ClickException) -> str:
+    """`` (see: heredity compare --help)`` for a usage error inside a known command."""
+    ctx = getattr(exc, "ctx", None)
+    return f" (see: {ctx.command_path} --help)" if isinstance(exc, click.UsageError) and ctx is not None else ""
 
 
 def entry() -> None:

@@ -12,6 +12,7 @@ neuron permutation; fingerprint-vs-fingerprint only pairs the same first neurons
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -20,6 +21,9 @@ from heredity.evidence.features import StdSample, parse_role_key, role_key
 from heredity.layouts.model import ModelSpec
 from heredity.layouts.roles import Role
 from heredity.results import Exclusion
+
+if TYPE_CHECKING:
+    from heredity.inspect import InspectResult
 
 SCHEMA = "heredity.fingerprint/1"
 
@@ -83,3 +87,25 @@ class Fingerprint:
 
     def tensor_hashes(self) -> dict[str, tuple[str, int, bool]]:
         return self.hashes
+
+
+def inspect_fingerprint(fp: Fingerprint) -> InspectResult:
+    """What ``heredity inspect FP`` shows: the fingerprinted model's structure and roles (from the keys
+    it recorded), with ``format`` ``fingerprint`` and a note on what the file holds."""
+    from collections import Counter
+
+    from heredity.inspect import InspectResult
+
+    spec = fp.spec
+    stored = Counter(["F32"] * len(fp.vectors) + ["F16"] * len(fp.rows))
+    note = (f"a fingerprint of {fp.source} (read as {spec.format}): {len(fp.vectors)} vectors, {len(fp.hashes)} "
+            f"tensor hashes, {len(fp.rows)} sketched matrices; no weights")
+    return InspectResult(
+        source=fp.source, family=spec.family, format="fingerprint", layers=spec.layers,
+        hidden_size=spec.hidden_size, heads=spec.heads, kv_heads=spec.kv_heads,
+        intermediate_size=spec.intermediate_size, experts=spec.experts, expert_groups=spec.expert_groups,
+        experts_per_token=spec.experts_per_token, shared_experts=spec.shared_experts, vocab_size=spec.vocab_size,
+        params=fp.params or 0, dtypes=dict(sorted(stored.items())),
+        roles=dict(sorted(Counter(role.value for role, _, _ in fp._parsed).items())), unknown_tensors=(),
+        inferred=spec.inferred, notes=(*spec.notes, note),
+    )

@@ -10,7 +10,9 @@ import math
 from collections.abc import Mapping
 
 from heredity.results import Comparison, Evidence, VerdictLabel
+from heredity.stats import P_FLOOR
 
+LABEL_SHORT: dict[str, str] = {"related": "rel", "independent": "ind", "inconclusive": "inc"}
 LABEL_STYLE: dict[str, str] = {"related": "bold red", "independent": "bold green", "inconclusive": "bold yellow"}
 
 # What a combined p-value means, per verdict, for a reader who is not a statistician.
@@ -24,12 +26,24 @@ LABEL_MEANING: dict[str, str] = {
 }
 
 
+# Every test's p-value is clamped at stats.P_FLOOR (1e-300) and a multiple-testing correction may
+# multiply it by the number of tests, so any p-value below this is "at the floor": the true value is
+# smaller than anything shown, and printing "3.0e-300" would invite quoting a number never computed.
+FLOOR_SHOWN = P_FLOOR * 1e3
+FLOOR_TEXT = "<1e-297"
+
+
+def at_floor(p: float | None) -> bool:
+    """True for a p-value at (or within a correction factor of) the computation floor."""
+    return p is not None and not math.isnan(p) and p < FLOOR_SHOWN
+
+
 def format_p(p: float | None) -> str:
-    """A p-value for display: ``-`` when absent, scientific below 0.001, bounded below by 1e-300."""
+    """A p-value for display: ``-`` when absent, scientific below 0.001, ``<1e-297`` at the floor."""
     if p is None or math.isnan(p):
         return "-"
-    if p <= 0.0:
-        return "<1e-300"
+    if at_floor(p):
+        return FLOOR_TEXT
     if p < 1e-3:
         return f"{p:.1e}"
     return f"{p:.3f}"
@@ -82,10 +96,10 @@ def p_in_words(p: float | None) -> str:
     """``about 1 in 170 billion`` style reading of a p-value, for readers who are not statisticians."""
     if p is None or math.isnan(p):
         return "no combined p-value (no test could run)"
-    if p <= 0.0:
-        return "smaller than 1 in 10^300"
-    if p >= 0.5:
-        return f"{p:.0%} - entirely ordinary under independence"
+    if at_floor(p):
+        return "smaller than 1 in 10^297, the smallest p-value heredity computes"
+    if p >= 0.5:  # says nothing about power: an inconclusive pair can have p = 1 too
+        return f"{p:.0%}: nothing unusual in the tests that ran"
     odds = 1.0 / p
     if odds >= 1e15:
         return f"about 1 in 10^{math.floor(-math.log10(p))}"
