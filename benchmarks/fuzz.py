@@ -344,11 +344,13 @@ def _prep_fingerprint(work: Path) -> list[bytes]:
 def _run_fingerprint(data: bytes, work: Path) -> None:
     from heredity import fingerprint
     from heredity.compare import compare
+    from heredity.evidence.identical import IdenticalTest
+    from heredity.evidence.vectors import VectorsTest
 
     path = work / "fuzz.fp"
     path.write_bytes(data)
     loaded = fingerprint.load(path)
-    compare(loaded, loaded, tests=["identical", "vectors"])  # cheap consumers of the parsed fields
+    compare(loaded, loaded, tests=[IdenticalTest(), VectorsTest()], thorough=True)  # cheap consumers of the parsed fields
 
 
 TARGETS = {t.name: t for t in (

@@ -9,6 +9,7 @@ import pytest
 pytest.importorskip("torch")
 
 from heredity.compare import compare  # noqa: E402
+from heredity.forge.hf_config import to_hf  # noqa: E402
 
 STEPS = 30  # enough to move norms off 1.0; the verdicts do not depend on more
 
@@ -28,7 +29,7 @@ def trained(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
         model, _ = train(cfg, text, STEPS, seed)
         out[f"s{seed}"] = save_model(model, root / f"s{seed}")
         if seed == 1:
-            arrays, config = finetune(to_arrays(model), cfg.to_hf(), text, steps=10, seed=5)
+            arrays, config = finetune(to_arrays(model), to_hf(cfg), text, steps=10, seed=5)
             out["ft"] = save_folder(arrays, config, root / "ft")
     return {k: Path(v) for k, v in out.items()}
 

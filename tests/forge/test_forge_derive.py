@@ -17,6 +17,7 @@ from heredity.forge.derive import merge, obfuscate, prune, rename, rescale, upcy
 from heredity.forge.derive.finetune import finetune  # noqa: E402
 from heredity.forge.derive.lora import lora  # noqa: E402
 from heredity.forge.derive.names import Arrays  # noqa: E402
+from heredity.forge.hf_config import to_hf  # noqa: E402
 from heredity.forge.io import from_arrays, to_arrays  # noqa: E402
 from heredity.forge.modeling import build  # noqa: E402
 
@@ -31,7 +32,7 @@ def _model(family: str, seed: int = 1) -> tuple[Arrays, dict]:  # type: ignore[t
         for name, p in m.named_parameters():
             if p.ndim == 1 or "router_scale" in name:
                 p.add_(torch.randn(p.shape, generator=g) * 0.2)
-    return to_arrays(m), m.cfg.to_hf()
+    return to_arrays(m), to_hf(m.cfg)
 
 
 def _logits(arrays: Arrays, config: dict) -> torch.Tensor:  # type: ignore[type-arg]

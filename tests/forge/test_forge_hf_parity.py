@@ -14,7 +14,8 @@ import pytest
 torch = pytest.importorskip("torch")
 transformers = pytest.importorskip("transformers")
 
-from heredity.forge.config import ForgeConfig, preset  # noqa: E402
+from heredity.forge.config import preset  # noqa: E402
+from heredity.forge.hf_config import from_hf, to_hf  # noqa: E402
 from heredity.forge.io import load_model, save_model  # noqa: E402
 from heredity.forge.modeling import ForgeLM, build  # noqa: E402
 
@@ -88,7 +89,7 @@ def test_pangu_pro_moe_names_match_the_published_loader(tmp_path: Path) -> None:
 @pytest.mark.parametrize("family", [*SHIPPED, "pangu_pro_moe"])
 def test_hf_config_round_trips(family: str) -> None:
     cfg = preset(family, "small")
-    assert ForgeConfig.from_hf(cfg.to_hf()) == cfg
+    assert from_hf(to_hf(cfg)) == cfg
 
 
 def test_saved_folder_reloads_bit_exact(tmp_path: Path) -> None:

@@ -10,6 +10,7 @@ torch = pytest.importorskip("torch")
 from heredity.errors import NotFoundError  # noqa: E402
 from heredity.forge.config import preset  # noqa: E402
 from heredity.forge.data import batches, corpus_names, decode, encode, load_corpus  # noqa: E402
+from heredity.forge.hf_config import from_hf, to_hf  # noqa: E402
 from heredity.forge.io import to_arrays  # noqa: E402
 from heredity.forge.train import evaluate, train  # noqa: E402
 
@@ -70,16 +71,15 @@ def test_hostile_configs_are_input_errors(tmp_path) -> None:  # type: ignore[no-
     import json
 
     from heredity.errors import InputError
-    from heredity.forge.config import ForgeConfig
     from heredity.forge.io import load_folder
 
-    good = preset("llama").to_hf()
+    good = to_hf(preset("llama"))
     with pytest.raises(InputError, match="too large"):
-        ForgeConfig.from_hf({**good, "hidden_size": 1_000_000})
+        from_hf({**good, "hidden_size": 1_000_000})
     with pytest.raises(InputError, match="not a usable forge config"):
-        ForgeConfig.from_hf({**good, "num_key_value_heads": 3})
+        from_hf({**good, "num_key_value_heads": 3})
     with pytest.raises(InputError, match="cannot build model_type"):
-        ForgeConfig.from_hf({**good, "model_type": "\x1b[31mevil"})
+        from_hf({**good, "model_type": "\x1b[31mevil"})
     (tmp_path / "config.json").write_text("[1, 2]")
     with pytest.raises(InputError, match="not a JSON object"):
         load_folder(tmp_path)

@@ -48,16 +48,18 @@ def check_source(text: str) -> None:
     for test, what in _SPECIAL:
         if test(mode):
             raise InputError(f"is {what}, not a checkpoint file", path=text, fix=_FIX)
-    if stat.S_ISREG(mode):
-        _check_not_fingerprint(Path(text))
-        _check_llama2c_truncation(Path(text))
 
 
-def _check_not_fingerprint(path: Path) -> None:
+def check_contents(path: Path, head: bytes, size: int) -> None:
+    """Refuse, from the first bytes the file probe already read (no second open), a fingerprint where a
+    checkpoint is wanted and a truncated llama2.c export."""
+    _check_not_fingerprint(path, head)
+    _check_llama2c_truncation(path, head, size)
+
+
+def _check_not_fingerprint(path: Path, head: bytes) -> None:
     """A fingerprint (or half of an old fingerprint pair) where a checkpoint is wanted: say so."""
-    with open(path, "rb") as f:
-        head = f.read(8 + len(FINGERPRINT_MARKER))
-    if head[8:] == FINGERPRINT_MARKER:
+    if head[8:8 + len(FINGERPRINT_MARKER)] == FINGERPRINT_MARKER:
         raise UsageError("is a heredity fingerprint, not a checkpoint", path=path,
                          fix="compare, inspect and matrix take it; fingerprint needs the model itself")
     doc = pair_document_of(path)
@@ -84,19 +86,15 @@ def pair_document_of(path: Path) -> Path | None:
     return doc if named == path.name else None
 
 
-def _check_llama2c_truncation(path: Path) -> None:
+def _check_llama2c_truncation(path: Path, head: bytes, size: int) -> None:
     """A file starting with a sane llama2.c header but shorter than the header implies is a truncated
     llama2.c export (no other format heredity reads starts with seven small positive int32s)."""
     from heredity.checkpoint.llama2c_reader import HEADER, Llama2cHeader, expected_size, parse_header
 
-    try:
-        with open(path, "rb") as f:
-            header = parse_header(f.read(HEADER.size))
-    except OSError:
-        return  # unreadable: the reader reports it
+    header = parse_header(head[:HEADER.size])
     if not isinstance(header, Llama2cHeader):
         return
-    size, want = path.stat().st_size, expected_size(header)
+    want = expected_size(header)
     if size < want:
         raise CorruptCheckpointError(
             f"truncated llama2.c export: the header implies {want} bytes but the file has {size}",

@@ -74,7 +74,8 @@ def decode_into(raw: np.ndarray, name: str, out: np.ndarray) -> None:
         bits[...] = raw
         bits <<= 16
     else:
-        np.copyto(out, raw, casting="unsafe")  # as np.array(raw, float32): bool -> 0/1, ints -> nearest
+        with np.errstate(over="ignore", invalid="ignore"):  # F64 beyond float32 becomes inf: data, reported later
+            np.copyto(out, raw, casting="unsafe")  # as np.array(raw, float32): bool -> 0/1, ints -> nearest
 
 
 def safetensors_name(dtype: np.dtype) -> str:

@@ -24,7 +24,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from heredity.checkpoint._paths import check_source
+from heredity.checkpoint._paths import check_contents, check_source
 from heredity.checkpoint.base import Checkpoint
 from heredity.errors import NotFoundError, UnsupportedFormatError, safe_name
 
@@ -34,7 +34,7 @@ SUPPORTED = (
 )
 FIX = f"heredity reads {SUPPORTED}"
 _HUB_ID = re.compile(r"^[A-Za-z0-9][\w.-]*/[A-Za-z0-9][\w.-]*(@[\w./-]+)?$")
-_PROBE_BYTES = 32  # enough for every sniff below (llama2.c's header is 28 bytes)
+_PROBE_BYTES = 64  # enough for every sniff below and the fingerprint marker (llama2.c's header is 28 bytes)
 
 
 @dataclass(frozen=True)
@@ -125,7 +125,7 @@ _SINGLE_SUFFIXES = tuple(dict.fromkeys(s for r in READERS for s in r.suffixes))
 def open_checkpoint(source: str | os.PathLike[str]) -> Checkpoint:
     """Open a checkpoint lazily: a folder, a file, or a Hugging Face hub id ``org/name[@rev]``."""
     text = os.fspath(source)
-    check_source(text)  # special files, link loops, truncated llama2.c: refused before any reader
+    check_source(text)  # special files and link loops: refused before anything opens the path
     path = Path(text)
     st = _stat(path)
     if st is None:
@@ -202,7 +202,12 @@ def _choose(p: Probe) -> Reader | None:
 
 
 def _open_file(path: Path, size: int | None = None) -> Checkpoint:
-    reader = _index_reader(path) or _choose(probe(path, size))
+    indexed = _index_reader(path)
+    if indexed is not None:
+        return indexed.open(path)
+    p = probe(path, size)
+    check_contents(path, p.head, p.size)  # a fingerprint, a truncated llama2.c export: named as such
+    reader = _choose(p)
     if reader is None:
         raise UnsupportedFormatError("not a checkpoint format heredity recognises", path=path, fix=FIX)
     return reader.open(path)

@@ -112,9 +112,6 @@ def _entry(name: str, spec: object, data_start: int, data_size: int, path: objec
     return HeaderEntry(name, dtype, tuple(shape), data_start + begin, data_start + end)
 
 
-_ITEMSIZE = {name: dtype.itemsize for name, dtype in SAFETENSORS_DTYPES.items()}
-
-
 def _plain_entry(name: str, spec: object, data_start: int, data_size: int) -> HeaderEntry | None:
     """The entry when it is plainly valid, checked in a few type tests (a 100,000-tensor header is
     mostly this); ``None`` otherwise, and :func:`_entry` then validates it in full and names the fault.
@@ -123,7 +120,7 @@ def _plain_entry(name: str, spec: object, data_start: int, data_size: int) -> He
         return None
     dtype: Any = spec.get("dtype")
     shape, offsets = spec.get("shape"), spec.get("data_offsets")
-    itemsize = _ITEMSIZE.get(dtype) if type(dtype) is str else None
+    itemsize = ITEMSIZE.get(dtype) if type(dtype) is str else None  # the static table: no ml_dtypes import
     if itemsize is None or type(shape) is not list or len(shape) > MAX_DIMS or type(offsets) is not list:
         return None
     for d in shape:

@@ -16,6 +16,7 @@ from typing import Any
 from heredity.forge.config import ForgeConfig, preset
 from heredity.forge.data import load_corpus
 from heredity.forge.derive.names import Derived
+from heredity.forge.hf_config import to_hf
 
 
 @dataclass(frozen=True)
@@ -79,7 +80,7 @@ class Forge:
 
             cfg = self.cfg(family)
             model, _ = train(cfg, load_corpus(corpus), self.plan.steps, seed)
-            return to_arrays(model), cfg.to_hf()
+            return to_arrays(model), to_hf(cfg)
 
         return self.folder(name, make)
 

@@ -2,8 +2,8 @@
 
 A :class:`ForgeConfig` describes a tiny decoder of one family.  The family decides the *names* and
 the small architectural quirks (biases, q/k norms, sandwich norms, fused MLP, experts); the numbers
-decide the size.  ``to_hf()`` writes the dict a real checkpoint of that family ships as
-``config.json`` (so ``transformers`` can load what the forge saves) and ``from_hf()`` reads it back.
+decide the size.  :func:`heredity.forge.hf_config.to_hf` writes the dict a real checkpoint of that family ships as
+``config.json`` (so ``transformers`` can load what the forge saves) and ``from_hf`` reads it back.
 This module never imports torch.
 """
 
@@ -115,17 +115,6 @@ class ForgeConfig:
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
 
-    def to_hf(self) -> dict[str, Any]:
-        """The family's config.json."""
-        from heredity.forge.hf_config import to_hf
-
-        return to_hf(self)
-
-    @staticmethod
-    def from_hf(config: dict[str, Any], path: object = None) -> ForgeConfig:
-        from heredity.forge.hf_config import from_hf
-
-        return from_hf(config, path)
 
 
 def family_of(config: dict[str, Any], path: object = None) -> str:

@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from heredity.errors import CorruptCheckpointError, InputError, NotFoundError, safe_name
+from heredity.forge.hf_config import from_hf, to_hf
 
 MAX_CONFIG_BYTES = 1_000_000  # a config.json larger than this is not a forge config
 
@@ -32,10 +33,9 @@ def from_arrays(arrays: Arrays, config: dict[str, Any], path: object = None) -> 
     """Build the forge module for ``config`` and load ``arrays`` into it (strict: names must match)."""
     import torch
 
-    from heredity.forge.config import ForgeConfig
     from heredity.forge.modeling import ForgeLM
 
-    model = ForgeLM(ForgeConfig.from_hf(config, path))
+    model = ForgeLM(from_hf(config, path))
     state = {k: torch.from_numpy(np.ascontiguousarray(v, dtype=np.float32)) for k, v in arrays.items()}
     missing, unexpected = model.load_state_dict(state, strict=False)
     if missing or unexpected:
@@ -120,7 +120,7 @@ def _read_config(path: Path) -> dict[str, Any]:
 
 
 def save_model(model: ForgeLM, folder: str | Path, max_shard_bytes: int | None = None) -> Path:
-    return save_folder(to_arrays(model), model.cfg.to_hf(), folder, max_shard_bytes)
+    return save_folder(to_arrays(model), to_hf(model.cfg), folder, max_shard_bytes)
 
 
 def load_model(folder: str | Path) -> ForgeLM:

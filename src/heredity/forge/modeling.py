@@ -14,6 +14,9 @@ import torch.nn.functional as F
 from torch import nn
 
 from heredity.forge.config import ForgeConfig
+from heredity.forge.mlp import MLP, FusedMLP
+from heredity.forge.moe import MixtralMoE, Qwen2MoE
+from heredity.forge.moge import MoGE
 
 
 class RMSNorm(nn.Module):
@@ -85,44 +88,14 @@ class Attention(nn.Module):
         return self.o_proj(y.transpose(1, 2).reshape(B, T, self.H * self.D))
 
 
-def activation(name: str, x: torch.Tensor) -> torch.Tensor:
-    return F.gelu(x, approximate="tanh") if name == "gelu_tanh" else F.silu(x)
-
-
-class MLP(nn.Module):
-    """Gated MLP: down(act(gate(x)) * up(x)).  HF names gate_proj / up_proj / down_proj."""
-
-    def __init__(self, C: int, width: int, act: str = "silu") -> None:
-        super().__init__()
-        self.act = act
-        self.gate_proj = nn.Linear(C, width, bias=False)
-        self.up_proj = nn.Linear(C, width, bias=False)
-        self.down_proj = nn.Linear(width, C, bias=False)
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.down_proj(activation(self.act, self.gate_proj(x)) * self.up_proj(x))
-
-
-class FusedMLP(nn.Module):
-    """glm4's MLP: one gate_up_proj whose first half is the gate, second half the up projection."""
-
-    def __init__(self, C: int, width: int) -> None:
-        super().__init__()
-        self.gate_up_proj = nn.Linear(C, 2 * width, bias=False)
-        self.down_proj = nn.Linear(width, C, bias=False)
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        gate, up = self.gate_up_proj(x).chunk(2, dim=-1)
-        return self.down_proj(F.silu(gate) * up)
-
-
 def make_ffn(cfg: ForgeConfig) -> nn.Module:
     """The feed-forward part of a block: dense, fused, or one of the MoE kinds."""
-    moe = cfg.traits.moe
-    if moe:
-        from heredity.forge.moe import make_moe
-
-        return make_moe(cfg)
+    if cfg.traits.moe == "mixtral":
+        return MixtralMoE(cfg)
+    if cfg.traits.moe == "qwen2_moe":
+        return Qwen2MoE(cfg)
+    if cfg.traits.moe:
+        return MoGE(cfg)
     if cfg.traits.fused_mlp:
         return FusedMLP(cfg.hidden_size, cfg.intermediate_size)
     return MLP(cfg.hidden_size, cfg.intermediate_size, cfg.traits.act)

@@ -12,7 +12,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from heredity.forge.config import ForgeConfig
-from heredity.forge.modeling import MLP
+from heredity.forge.mlp import MLP
 
 
 class MixtralExpert(nn.Module):
@@ -84,13 +84,3 @@ class Qwen2MoE(nn.Module):
         out = dispatch(h, self.experts, weights, ids)
         out = out + torch.sigmoid(self.shared_expert_gate(h)) * self.shared_expert(h)
         return out.view(shape)
-
-
-def make_moe(cfg: ForgeConfig) -> nn.Module:
-    if cfg.traits.moe == "mixtral":
-        return MixtralMoE(cfg)
-    if cfg.traits.moe == "qwen2_moe":
-        return Qwen2MoE(cfg)
-    from heredity.forge.moge import MoGE
-
-    return MoGE(cfg)

@@ -16,7 +16,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from heredity.forge.config import ForgeConfig
-from heredity.forge.modeling import MLP
+from heredity.forge.mlp import MLP
 from heredity.forge.moe import dispatch
 
 

@@ -13,6 +13,7 @@ from typing import Any
 import numpy as np
 
 from heredity.forge.config import ForgeConfig
+from heredity.forge.hf_config import from_hf
 
 Arrays = dict[str, np.ndarray]
 Derived = tuple[Arrays, dict[str, Any]]
@@ -62,4 +63,4 @@ def ffn_parts(arrays: Arrays, prefix: str) -> tuple[str, str, str] | tuple[str, 
 
 
 def forge_config(config: dict[str, Any]) -> ForgeConfig:
-    return ForgeConfig.from_hf(config)
+    return from_hf(config)

@@ -23,6 +23,7 @@ from heredity.forge.derive.names import (
     layer_of,
     residual_axis,
 )
+from heredity.forge.hf_config import to_hf
 
 
 def prune_depth(arrays: Arrays, config: dict[str, Any], drop: list[int] | None = None) -> Derived:
@@ -40,7 +41,7 @@ def prune_depth(arrays: Arrays, config: dict[str, Any], drop: list[int] | None =
             out[name] = a
         elif layer in new_index:
             out[name.replace(f"model.layers.{layer}.", f"model.layers.{new_index[layer]}.", 1)] = a
-    return out, cfg.with_(num_layers=len(keep)).to_hf()
+    return out, to_hf(cfg.with_(num_layers=len(keep)))
 
 
 def _keep_top(scores: np.ndarray, keep: int) -> np.ndarray:
@@ -95,4 +96,4 @@ def prune_width(arrays: Arrays, config: dict[str, Any], hidden_fraction: float =
         new = new.with_(moe_intermediate_size=routed[0], shared_intermediate_size=dense[0] if dense else 0)
     else:
         new = new.with_(intermediate_size=dense[0])
-    return out, new.to_hf()
+    return out, to_hf(new)

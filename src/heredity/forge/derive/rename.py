@@ -14,6 +14,7 @@ import numpy as np
 
 from heredity.errors import InputError
 from heredity.forge.derive.names import Arrays, Derived, copy_arrays, forge_config
+from heredity.forge.hf_config import to_hf
 
 RENAMEABLE = ("llama", "mistral", "qwen2")
 
@@ -31,4 +32,4 @@ def rename(arrays: Arrays, config: dict[str, Any], target: str = "llama") -> Der
                 out.setdefault(f"model.layers.{i}.self_attn.{proj}.bias", np.zeros(w.shape[0], np.float32))
     else:
         out = {k: v for k, v in out.items() if not k.endswith("_proj.bias")}
-    return out, cfg.with_(family=target).to_hf()
+    return out, to_hf(cfg.with_(family=target))

@@ -22,6 +22,7 @@ import numpy as np
 from heredity.errors import InputError
 from heredity.forge.config import ForgeConfig
 from heredity.forge.derive.names import Arrays, Derived, copy_arrays, forge_config
+from heredity.forge.hf_config import to_hf
 
 _DENSE_OK = ("llama", "mistral", "qwen2")
 
@@ -77,7 +78,7 @@ def upcycle_moe(arrays: Arrays, config: dict[str, Any], experts: int = 4, top_k:
                         zip(("gate_proj", "up_proj", "down_proj"), (g, u, d), strict=True)})
             out[f"{p}shared_expert_gate.weight"] = np.zeros((1, cfg.hidden_size), np.float32)
     new = _moe_config(cfg, experts, top_k, qwen)
-    return out, new.to_hf()
+    return out, to_hf(new)
 
 
 def _moe_config(cfg: ForgeConfig, experts: int, top_k: int, qwen: bool) -> ForgeConfig:
@@ -137,4 +138,4 @@ def upcycle_moge(arrays: Arrays, config: dict[str, Any], experts: int = 8, group
     new = cfg.with_(family="pangu_pro_moe", num_experts=experts, experts_per_tok=top_k, expert_groups=groups,
                     moe_intermediate_size=width, shared_intermediate_size=dense_width)
     _attention_biases(out, new)
-    return out, new.to_hf()
+    return out, to_hf(new)
