@@ -149,41 +149,55 @@ def tags(a: Member, b: Member) -> dict[str, str]:
             "tokenizer": "shared" if groups == {FORGE} else "different"}
 
 
-def _suite_members(root: Path, quick: bool) -> list[Member]:
-    """Models of the cached forge suite under ``root`` (built first if missing)."""
-    from heredity.forge.cache import FULL, QUICK, Forge
-    from heredity.forge.suite import build_suite
-
-    build_suite(root, quick=quick)
-    plan = QUICK if quick else FULL
-    forge = Forge(root, plan)
-    size = f"h64-{plan.layers}L"
-    out = []
-    for name, family, data, seed, side in (QUICK_MODELS if quick else FULL_MODELS):
-        path = forge.path(name)
-        assert path.exists(), f"the {plan.name} suite has no model {name}"
-        out.append(Member(f"{plan.name}/{name}", str(path), f"seed{seed}", family, size, data, side))
-    return out
+def null_name(family: str, size: str, layers: int, data: str, seed: int) -> str:
+    """Cache name of a model trained for the panel (every setting in the name, so none is reused wrongly)."""
+    return f"{family}-{size}{layers}L-{data}-s{seed}-{NULL_STEPS}steps"
 
 
-def _trained_members(root: Path, progress: ProgressFn | None = None) -> list[Member]:
-    """The models trained for the panel only (cached under ``root/models-null``)."""
-    from heredity.forge.cache import Forge, Plan
+def forge_members(root: str | Path, quick: bool) -> list[Member]:
+    """The panel's forge members and where they are cached under ``root`` (nothing is built here)."""
+    from heredity.forge.cache import FULL, QUICK
     from heredity.forge.config import preset
 
-    forge = Forge(root, Plan(name="null", steps=NULL_STEPS, tune_steps=0, layers=0, extra_families=False))
+    root = Path(root)
     out = []
+    for plan, table in ((QUICK, QUICK_MODELS), (FULL, FULL_MODELS))[: 1 if quick else 2]:
+        folder = root / plan.name / f"models-{plan.name}"
+        for name, family, data, seed, side in table:
+            out.append(Member(f"{plan.name}/{name}", str(folder / name), f"seed{seed}", family,
+                              f"h64-{plan.layers}L", data, side))
+    if quick:
+        return out
+    folder = root / "null" / "models-null"
     for i, (family, size, layers, data, seed) in enumerate(NULL_MODELS):
-        cfg = preset(family, size).with_(num_layers=layers)
-        name = f"{family}-{size}{layers}L-{data}-s{seed}-{NULL_STEPS}steps"
-        path = forge.folder(name, _trainer(cfg, data, seed))
-        label = f"h{cfg.hidden_size}-{layers}L"
-        out.append(Member(f"null/{name}", path, f"seed{seed}", family, label, data))
+        name, label = null_name(family, size, layers, data, seed), f"h{preset(family, size).hidden_size}-{layers}L"
+        out.append(Member(f"null/{name}", str(folder / name), f"seed{seed}", family, label, data))
         if i == NULL_GGUF_OF:
-            out.append(Member(f"null/{name}-q8_0.gguf", _gguf(forge, name), f"seed{seed}", family, label, data, "gguf"))
+            out.append(Member(f"null/{name}-q8_0.gguf", str(folder / f"{name}-q8_0.gguf"), f"seed{seed}", family,
+                              label, data, "gguf"))
+    return out
+
+
+def build_forge(root: str | Path, quick: bool, progress: ProgressFn | None = None) -> None:
+    """Train / derive whatever the panel's forge members need and the cache under ``root`` lacks:
+    the quick suite (and, for the full panel, the full suite and the panel's own models)."""
+    from heredity.forge.cache import Forge, Plan
+    from heredity.forge.config import preset
+    from heredity.forge.suite import build_suite
+
+    root = Path(root)
+    build_suite(root / "quick", quick=True)
+    if quick:
+        return
+    build_suite(root / "full", quick=False)
+    forge = Forge(root / "null", Plan(name="null", steps=NULL_STEPS, tune_steps=0, layers=0, extra_families=False))
+    for i, (family, size, layers, data, seed) in enumerate(NULL_MODELS):
+        name = null_name(family, size, layers, data, seed)
+        forge.folder(name, _trainer(preset(family, size).with_(num_layers=layers), data, seed))
+        if i == NULL_GGUF_OF:
+            _gguf(forge, name)
         if progress is not None:
             progress("models", i + 1, len(NULL_MODELS))
-    return out
 
 
 def _trainer(cfg: ForgeConfig, data: str, seed: int) -> Callable[[], Derived]:
@@ -244,11 +258,10 @@ def build_panel(root: str | Path, quick: bool, shared: Path = SHARED_REAL,
     from heredity.errors import require
 
     require("torch", "forge", "building the null panel")
-    root = Path(root)
-    members = _suite_members(root / "quick", quick=True)
-    if not quick:
-        members += _suite_members(root / "full", quick=False)
-        members += _trained_members(root / "null", progress)
+    build_forge(root, quick, progress)
+    members = forge_members(root, quick)
+    missing = [m.path for m in members if not Path(m.path).exists()]
+    assert not missing, f"the forge did not build {missing}"
     real, notes = real_members(shared, packaged=not quick)
     return members + real, notes
 
