@@ -16,13 +16,12 @@ copy, an upcycled MoE) keeps its parent's lineage.  What the panel spans:
   mixtral, qwen2_moe, pangu_moge (MoE / MoGE), on the fables, almanac and arithmetic corpora (same
   data and other data), one byte-level tokenizer throughout, and derived sides: GGUF Q8_0 / Q4_0
   files, a permuted copy, upcycled MoE / MoGE;
-* **real models**: ``stories260K`` and ``llama2xs`` (``ckpt.pt`` and ``model.bin``, one lineage) from
-  ``../shared/realmodels``, paired with each other and, in the full panel, with every forge model
+* **real models**: ``stories260K`` and ``llama2xs`` (``ckpt.pt``) from ``../shared/realmodels``, paired with each other and, in the full panel, with every forge model
   (other tokenizer, other data); the packaged real models (SmolLM2 GGUF, Gemma 3 GGUF, MiniLM) when
   they are already in the real-model cache (:mod:`heredity.testing.realmodels`; never fetched here),
   paired with the other real models.
 
-``--quick`` keeps the quick suite's ten models (42 pairs) and the real pair: what CI runs.
+``--quick`` keeps the quick suite's ten models (42 pairs) and the real pair (43 pairs): what CI runs.
 """
 
 from __future__ import annotations
@@ -108,9 +107,8 @@ NULL_GGUF_OF = 0  # index in NULL_MODELS of the model also written as a GGUF Q8_
 # the real models in ../shared/realmodels: (name, relative path, lineage, size)
 SHARED_MODELS = (
     ("stories260K", "stories260K.bin", "stories260K", "260K"),
-    ("llama2xs-ckpt", "llama2xs/ckpt.pt", "llama2xs", "llama2xs"),
-    ("llama2xs-bin", "llama2xs/model.bin", "llama2xs", "llama2xs"),
-)
+    ("llama2xs", "llama2xs/ckpt.pt", "llama2xs", "llama2xs"),
+)  # llama2xs/model.bin holds the same weights as ckpt.pt: it would only repeat ckpt.pt's pairs
 # packaged real models (heredity.testing.realmodels names): (name, architecture, size)
 PACKAGED_MODELS = (
     ("smollm2", "llama", "135M"),
