@@ -66,8 +66,9 @@ def tags_table(result: NullResult) -> Table:
 
 
 def misses_table(result: NullResult) -> Table:
-    """The pairs not called independent (current rule), with their voting p-values."""
-    missed = [c for c in result.cases if c.verdict != "independent"]
+    """The pairs not called independent (current rule), with their voting p-values: those a test flagged
+    (a powerful test ran) first, then those no powerful test could decide."""
+    missed = sorted((c for c in result.cases if c.verdict != "independent"), key=lambda c: not c.powerful)
     t = Table(title=f"Pairs not called independent ({len(missed)})", title_justify="left")
     for col in ("pair", "verdict", "combined p", "powerful", "voting p-values"):
         t.add_column(col)

@@ -44,7 +44,7 @@ def detectors(cmds: tuple[str, ...], tests: str | None, seed: int, skip_heredity
                    "stdout, or exit 0 = independent, 3 = related). Repeatable.")
 @click.option("--no-heredity", is_flag=True, help="Score only the --cmd tools.")
 @click.option("--null", "null_panel", is_flag=True,
-              help="The null panel instead: 400+ independent pairs (forge models of many families, sizes, seeds and "
+              help="The null panel instead: 527 independent pairs (forge models of many families, sizes, seeds and "
                    "corpora, real models); false-related and inconclusive rates, per-test KS. --root then holds "
                    "quick/, full/ and null/; with --quick, 43 pairs of the quick suite and the real pair.")
 @out.tests_option
