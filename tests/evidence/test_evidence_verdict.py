@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import pytest
+
 from heredity.results import Evidence, Exclusion, Power
 from heredity.verdict import decide
 
@@ -46,5 +48,40 @@ def test_nothing_ran_is_inconclusive_with_reasons() -> None:
 
 
 def test_lenient_rejection_blocks_independent() -> None:
+    # adapted to the Holm rule (2026-12-01): 0.01 over 2 tests is 0.02 after Holm, still below 0.05
     v = decide([ev("matching", 0.01, powerful=True), ev("vectors", 0.6, powerful=True)])
     assert v.label == "inconclusive"
+    assert "Holm-adjusted p=0.02 over 2 tests" in v.reason and "matching (p=0.01)" in v.reason
+
+
+def test_independent_uses_holm_at_the_lenient_level() -> None:
+    """The old rule let any single test below 0.05 block `independent`; now the Holm-adjusted p must be."""
+    v = decide([ev("matching", 0.03, powerful=True), ev("vectors", 0.6, powerful=True), ev("identical", 1.0)])
+    assert v.label == "independent" and v.p_value == pytest.approx(0.09)
+    assert "Holm-adjusted p=0.09 over 3 tests (matching) is not below 0.05" in v.reason
+    alone = decide([ev("matching", 0.03, powerful=True)])  # one test: nothing to adjust
+    assert alone.label == "inconclusive" and "Holm-adjusted p=0.03 over 1 tests" in alone.reason
+
+
+def test_holm_boundary_at_the_lenient_level() -> None:
+    below = decide([ev("matching", 0.024, powerful=True), ev("vectors", 0.9, powerful=True)])  # 0.048
+    above = decide([ev("matching", 0.026, powerful=True), ev("vectors", 0.9, powerful=True)])  # 0.052
+    assert (below.label, above.label) == ("inconclusive", "independent")
+
+
+def test_descriptive_tests_do_not_dilute_the_correction() -> None:
+    voting = decide([ev("matching", 0.02, powerful=True), ev("vectors", 0.9), ev("identical", 1.0)])
+    assert voting.label == "independent"  # 3 voting tests: 0.06
+    described = decide([ev("matching", 0.02, powerful=True), ev("vectors", 0.9, descriptive=True),
+                        ev("identical", 1.0, descriptive=True)])
+    assert described.label == "inconclusive"  # only matching votes: 0.02
+
+
+def test_high_p_without_power_stays_inconclusive() -> None:
+    v = decide([ev("vectors", 0.9), ev("identical", 1.0)])
+    assert v.label == "inconclusive" and "only weak tests ran" in v.reason
+
+
+def test_related_rule_is_unchanged() -> None:
+    v = decide([ev("matching", 4e-7, powerful=True), ev("vectors", 0.5, powerful=True)])  # 8e-7 after Holm
+    assert v.label == "related" and v.p_value == pytest.approx(8e-7)

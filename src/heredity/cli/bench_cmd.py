@@ -13,6 +13,7 @@ from heredity.cli import _output as out
 
 if TYPE_CHECKING:
     from heredity.bench.detectors import Detector
+    from heredity.evidence.base import EvidenceTest
 
 
 def default_root(quick: bool) -> Path:
@@ -42,11 +43,15 @@ def detectors(cmds: tuple[str, ...], tests: str | None, seed: int, skip_heredity
               help="Also score another tool: a command with {a} and {b} (JSON with verdict/p_value on "
                    "stdout, or exit 0 = independent, 3 = related). Repeatable.")
 @click.option("--no-heredity", is_flag=True, help="Score only the --cmd tools.")
+@click.option("--null", "null_panel", is_flag=True,
+              help="The null panel instead: 527 independent pairs (forge models of many families, sizes, seeds and "
+                   "corpora, real models); false-related and inconclusive rates, per-test KS. --root then holds "
+                   "quick/, full/ and null/; with --quick, 43 pairs of the quick suite and the real pair.")
 @out.tests_option
 @out.seed_option
 @out.quiet_option
 def command(quick: bool, root: str | None, fmt: str, output: str | None, cmds: tuple[str, ...], no_heredity: bool,
-            tests: str | None, seed: int, quiet: bool) -> None:
+            null_panel: bool, tests: str | None, seed: int, quiet: bool) -> None:
     """Score lineage detectors on forged related / independent pairs: accuracy, FPR, AUC, TPR at 1% FPR."""
     from heredity.bench import render
     from heredity.bench.runner import load_suite, run_bench
@@ -54,6 +59,10 @@ def command(quick: bool, root: str | None, fmt: str, output: str | None, cmds: t
 
     if no_heredity and not cmds:
         raise UsageError("--no-heredity leaves nothing to score", fix="add --cmd 'tool {a} {b}'")
+    if null_panel:
+        _null(quick, Path(root) if root else default_root(quick).parent, fmt, output, bool(cmds or no_heredity),
+              out.test_plan(tests, seed), seed, quiet)
+        return
     dets = detectors(cmds, tests, seed, no_heredity)
     cases = load_suite(root or default_root(quick), quick)
     with out.progress(quiet) as bar:
@@ -62,5 +71,24 @@ def command(quick: bool, root: str | None, fmt: str, output: str | None, cmds: t
         render.render_terminal(result, out.stdout_console())
         return
     out.write_text(render.render_json(result) if fmt == "json" else render.render_text(result), output)
+    if output is not None:
+        out.note(f"wrote {output} ({len(result.cases)} pairs)", quiet)
+
+
+def _null(quick: bool, root: Path, fmt: str, output: str | None, other_tools: bool,
+          plan: list[EvidenceTest] | None, seed: int, quiet: bool) -> None:
+    """``bench --null``: heredity's verdict on the null panel."""
+    from heredity.bench import null_render
+    from heredity.bench.null import run_null
+    from heredity.errors import UsageError
+
+    if other_tools:
+        raise UsageError("--null scores heredity's own verdict only", fix="drop --cmd / --no-heredity")
+    with out.progress(quiet) as bar:
+        result = run_null(root, quick, plan, seed, progress=bar)
+    if fmt == "terminal" and output is None:
+        null_render.render_terminal(result, out.stdout_console())
+        return
+    out.write_text(null_render.render_json(result) if fmt == "json" else null_render.render_text(result), output)
     if output is not None:
         out.note(f"wrote {output} ({len(result.cases)} pairs)", quiet)
