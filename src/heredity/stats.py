@@ -71,11 +71,32 @@ def clip_p(p: float) -> float:
 def is_constant(v: np.ndarray, mode_fraction: float = 0.9) -> bool:
     """True for vectors that carry no lineage signal: fewer than 3 distinct values, or one value
     covering ``mode_fraction`` of the entries (all-ones norms, all-zero biases, a padded bias)."""
-    flat = np.asarray(v, dtype=np.float64).ravel()
-    if flat.size < 3 or not np.all(np.isfinite(flat)):
+    flat = np.asarray(v).ravel()
+    if flat.size < 3 or not all_finite(flat):
         return True
-    values, counts = np.unique(flat, return_counts=True)
-    return bool(values.size < 3 or counts.max() >= mode_fraction * flat.size)
+    if flat.size <= _SMALL:
+        values, counts = np.unique(flat, return_counts=True)
+        return bool(values.size < 3 or counts.max() >= mode_fraction * flat.size)
+    return _is_constant_large(flat, mode_fraction)
+
+
+_SMALL = 1 << 16  # arrays up to this size are sorted; larger ones are scanned in chunks of this size
+
+
+def _is_constant_large(flat: np.ndarray, mode_fraction: float) -> bool:
+    """:func:`is_constant` without sorting or copying the whole array (same answer, exactly).
+
+    Fewer than 3 distinct values: nothing outside {min, max}.  A value covering at least
+    ``mode_fraction`` (> 1/2) of the entries is the majority, hence the median, of most chunks, so the
+    most frequent chunk median is the only candidate; it is then counted exactly."""
+    lo, hi = flat.min(), flat.max()
+    if not np.any((flat != lo) & (flat != hi)):
+        return True
+    medians = [np.partition(flat[i:i + _SMALL], len(flat[i:i + _SMALL]) // 2)[len(flat[i:i + _SMALL]) // 2]
+               for i in range(0, flat.size, _SMALL)]
+    values, counts = np.unique(np.array(medians), return_counts=True)
+    candidate = values[int(np.argmax(counts))]
+    return bool(np.count_nonzero(flat == candidate) >= mode_fraction * flat.size)
 
 
 def standardise(v: np.ndarray) -> np.ndarray:
