@@ -112,7 +112,7 @@ def _entry(name: str, spec: object, data_start: int, data_size: int, path: objec
     return HeaderEntry(name, dtype, tuple(shape), data_start + begin, data_start + end)
 
 
-_ITEMSIZE = {name: dtype.itemsize for name, dtype in SAFETENSORS_DTYPES.items()}
+_ITEMSIZE = ITEMSIZE  # not from SAFETENSORS_DTYPES: its bf16/fp8 entries import ml_dtypes (0.5 s)
 
 
 def _plain_entry(name: str, spec: object, data_start: int, data_size: int) -> HeaderEntry | None:

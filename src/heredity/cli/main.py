@@ -73,7 +73,7 @@ def _register() -> None:
     add("inspect", "heredity.cli.inspect_cmd", "Show a model's family, structure, dtypes and tensor roles (reads headers only).")
     add("compare", "heredity.cli.compare_cmd", "Decide whether B shares lineage with A (models, files, fingerprints or hub ids).")
     add("report", "heredity.cli.report_cmd", "Compare A and B and write one HTML file: verdict, evidence, plots, provenance, JSON twin.")
-    add("fingerprint", "heredity.cli.fingerprint_cmd", "Extract MODEL's fingerprint (1-D vectors, per-layer std, tensor hashes) into FP.json + FP.safetensors.")
+    add("fingerprint", "heredity.cli.fingerprint_cmd", "Extract MODEL's fingerprint (1-D vectors, per-layer std, tensor hashes, a matching sketch) into one file that compare, inspect and matrix accept in place of the model.")
     add("matrix", "heredity.cli.matrix_cmd", "Compare every pair of MODELS (list base models first) and draw their lineage tree.")
     add("forge", "heredity.cli.forge_cmd", "Forge ground truth: tiny trained models and their derivations.")
     add("bench", "heredity.cli.bench_cmd", "Score lineage detectors on forged related / independent pairs: accuracy, FPR, AUC, TPR at 1% FPR.")
