@@ -203,11 +203,12 @@ def _trainer(cfg: ForgeConfig, data: str, seed: int) -> Callable[[], Derived]:
 
     def make() -> Derived:
         from heredity.forge.data import load_corpus
+        from heredity.forge.hf_config import to_hf
         from heredity.forge.io import to_arrays
         from heredity.forge.train import train
 
         model, _ = train(cfg, load_corpus(data), NULL_STEPS, seed)
-        return to_arrays(model), cfg.to_hf()
+        return to_arrays(model), to_hf(cfg)
 
     return make
 

@@ -102,7 +102,7 @@ def parse_role_key(key: str) -> tuple[Role, int | None, int | None]:
 def hash_array(w: np.ndarray) -> str:
     """sha256 over shape and canonical float32 bytes."""
     h = hashlib.sha256(repr(tuple(w.shape)).encode())
-    h.update(memoryview(np.ascontiguousarray(w, dtype=np.float32)).cast("B"))  # no copy of the bytes
+    h.update(np.ascontiguousarray(w, dtype=np.float32).data)  # the array's own buffer: no copy of the bytes
     return h.hexdigest()
 
 
