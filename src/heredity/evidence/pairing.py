@@ -112,9 +112,18 @@ def layer_pairs(a: Features, b: Features) -> tuple[list[tuple[int, int]], str]:
     st = stacks(a, b)
     if st:
         _, path = monotone_path(similarity(st))
-        if len(path) >= min(la, lb) // 2:
+        if len(path) >= max(MIN_PATH, min(la, lb) // 2):
             return path, "monotone alignment of residual-stream vectors"
-    return proportional_pairs(la, lb), "proportional by depth (no shared non-constant vectors)"
+        why = f"the monotone alignment kept only {len(path)} layer pair(s)"
+    else:
+        why = "no shared non-constant vectors"
+    return proportional_pairs(la, lb), f"proportional by depth ({why})"
+
+
+#: Fewest layer pairs a monotone alignment must keep to be used.  On independent models the alignment
+#: keeps only pairs of positive similarity, often one; the tests that need two layers to have power
+#: (``matching``) then pair every layer of the shallower model by depth instead (docs/LOG.md).
+MIN_PATH = 2
 
 
 #: What the DP optimum is, in words (the null of `layers`, and of `vectors` when depths differ).
