@@ -6,14 +6,18 @@ from __future__ import annotations
 
 from dataclasses import replace
 
+import json
+
 import numpy as np
 import pytest
 from evidence_toys import Toy, features, finetune, make
 
+from heredity import plotdata
 from heredity.checkpoint.base import MemoryCheckpoint
 from heredity.compare import compare
 from heredity.evidence.features import role_key
 from heredity.evidence.neurons import NeuronsTest, decouple
+from heredity.fingerprint import extract
 from heredity.layouts import load_model
 from heredity.layouts.roles import Role
 from heredity.results import Exclusion
@@ -155,6 +159,24 @@ def test_power_needs_two_layers_and_plot_per_layer() -> None:
     (plot,) = e.plots
     assert [x for x, _ in plot.series["agreement"]] == [0.0, 1.0, 2.0, 3.0]  # type: ignore[attr-defined]
     assert all(v > 0.9 for _, v in plot.series["agreement"])  # type: ignore[attr-defined]
+
+
+@pytest.mark.parametrize("test", [NeuronsTest(), NeuronsTest(seed=5, max_rows=24, max_layers=3)], ids=repr)
+def test_contract_where_it_applies(test: NeuronsTest) -> None:
+    """The contract suite's toys are gated (where this test does not apply); the same checks here."""
+    a, b = plain(TOY, 1), plain(TOY, 2)
+    fa, fb = features(a, TOY), features(b, TOY)
+    declared = test.reads(fa, fb)
+    assert fa.model.bytes_read == 0 and fb.model.bytes_read == 0
+    e = test.evaluate(fa, fb)
+    assert e.applicable and e.reads.declared["a"] >= e.reads.read["a"] > 0 and declared.a
+    assert (e.statistic, e.p_value) == (lambda x: (x.statistic, x.p_value))(test.with_params().evaluate(
+        features(a, TOY), features(b, TOY)))
+    d = json.loads(json.dumps(test.evaluate(features(a, TOY), features(finetune(a, 3), TOY)).to_dict(),
+                              allow_nan=False))
+    assert d["power"]["statement"] and [plotdata.from_dict(p).to_dict() for p in d["plots"]] == d["plots"]
+    fp = extract(features(a, TOY).model)
+    assert test.evaluate(fp, fb).excluded == Exclusion.FINGERPRINT
 
 
 # -- real tensor names: the layouts' canonicalisation (GPT-2 Conv1D transposes, fused c_attn) ------------
