@@ -4,9 +4,8 @@ GPT-2 and a BERT pair built with the families' real tensor names through `compar
 
 from __future__ import annotations
 
-from dataclasses import replace
-
 import json
+from dataclasses import replace
 
 import numpy as np
 import pytest

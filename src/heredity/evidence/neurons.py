@@ -102,8 +102,9 @@ class NeuronsTest(EvidenceTest):
                rng: np.random.Generator) -> dict[str, float]:
         ra, wa = neuron_families(a, la)
         rb, wb = neuron_families(b, lb)
-        if ra.shape[1] != a.spec.hidden_size + 1 or rb.shape[1] != b.spec.hidden_size + 1:
-            raise NotApplicableError("MLP input width differs from the hidden size", Exclusion.SHAPES)
+        for f, read, write in ((a, ra, wa), (b, rb, wb)):
+            if read.shape[1] - 1 != f.spec.hidden_size or write.shape != (read.shape[0], read.shape[1] - 1):
+                raise NotApplicableError("MLP up/down shapes do not match the hidden size", Exclusion.SHAPES)
         ra, wa = in_basis(ra, wa, hmap.apply_a)
         rb, wb = in_basis(rb, wb, hmap.apply_b)
         out = match_read_write(ra, wa, rb, wb, rng, self.max_rows)
@@ -158,9 +159,9 @@ def neuron_families(f: Features, layer: int) -> tuple[np.ndarray, np.ndarray]:
             bias = bias + up @ beta.astype(np.float64)
         if (gamma := f.vector(norm[0], layer)).size == up.shape[1]:
             up = up * gamma[None, :]
-    if not f.has(Role.MLP_NORM, layer) and f.has(Role.POST_MLP_NORM, layer):
-        if (gamma := f.vector(Role.POST_MLP_NORM, layer)).size == down.shape[1]:
-            down = down * gamma[None, :]
+    post_ln = not f.has(Role.MLP_NORM, layer) and f.has(Role.POST_MLP_NORM, layer)
+    if post_ln and (gamma := f.vector(Role.POST_MLP_NORM, layer)).size == down.shape[1]:
+        down = down * gamma[None, :]
     return np.concatenate([up, bias[:, None]], axis=1), down
 
 
