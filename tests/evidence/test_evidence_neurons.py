@@ -201,3 +201,14 @@ def test_real_names_related_and_independent_verdicts(family: str) -> None:
         assert c.verdict.label == "independent", (seed, c.verdict.reason)
         (ev,) = [e for e in c.evidence if e.test == "neurons"]
         assert ev.powerful and float(ev.p_value) > 1e-3  # type: ignore[arg-type]
+
+
+@pytest.mark.slow
+def test_null_calibration_on_toy_pairs() -> None:
+    """20 independent trained-like pairs (both norm placements): no excess of small p-values (one-sided
+    KS), none below 1e-4.  The trained GPT-2/BERT panel and real pairs are in docs/LOG.md."""
+    from scipy import stats
+
+    ps = [p_of(plain(TOY, 300 + 2 * s, s % 2 == 1), plain(TOY, 301 + 2 * s, s % 2 == 1), TOY) for s in range(20)]
+    assert min(ps) > 1e-4, ps
+    assert stats.kstest(ps, "uniform", alternative="greater").pvalue > 0.01, ps
