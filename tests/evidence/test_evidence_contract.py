@@ -23,6 +23,7 @@ from heredity.evidence.experts import ExpertsTest
 from heredity.evidence.features import Features
 from heredity.evidence.layers import LayersTest
 from heredity.evidence.matching import MatchingTest
+from heredity.evidence.neurons import NeuronsTest
 from heredity.evidence.vectors import VectorsTest
 from heredity.fingerprint import extract
 from heredity.results import Evidence, Exclusion, Power
@@ -35,6 +36,7 @@ INSTANCES: list[EvidenceTest] = [
     *plan.default_plan(),
     VectorsTest(seed=3, n_perm=199, n_null_samples=50),
     MatchingTest(seed=1, max_rows=32, max_layers=2),
+    NeuronsTest(seed=5, max_rows=24, max_layers=3),
     ExpertsTest(seed=2, max_rows=16, max_layers=1, max_experts=2),
     LayersTest(seed=4, n_perm=50),
 ]

@@ -9,6 +9,7 @@ import importlib.util
 import json
 import math
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -34,6 +35,13 @@ def _same(x: object, y: object) -> bool:
     return x == y
 
 
+def _without_new_not_applicable(got: dict[str, Any], golden: dict[str, Any]) -> dict[str, Any]:
+    """Leave out tests added after the snapshot that did not apply to the pair (they change nothing);
+    a new test that applied, or an old one that went missing, still fails the comparison."""
+    evidence = {k: v for k, v in got["evidence"].items() if k in golden["evidence"] or v[0]}
+    return {**got, "evidence": evidence}
+
+
 @pytest.mark.slow
 def test_answers_match_the_snapshot(quick_suite_root: Path) -> None:
     pytest.importorskip("torch")
@@ -46,6 +54,7 @@ def test_answers_match_the_snapshot(quick_suite_root: Path) -> None:
     for pid, a, b in snap.pairs(root, ("quick",)):
         got = snap.answer(a, b)
         assert pid in GOLDEN, f"{pid} is not in the snapshot"
+        got = _without_new_not_applicable(got, GOLDEN[pid])
         assert _same(got, GOLDEN[pid]), (pid, got, GOLDEN[pid])
         fast = snap.adaptive(a, b)  # the default plan never changes a verdict relative to --thorough
         assert fast["verdict"] == fast["thorough_verdict"] == GOLDEN[pid]["verdict"], (pid, fast)

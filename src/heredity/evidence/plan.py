@@ -18,10 +18,12 @@ from heredity.evidence.experts import ExpertsTest
 from heredity.evidence.identical import IdenticalTest
 from heredity.evidence.layers import LayersTest
 from heredity.evidence.matching import MatchingTest
+from heredity.evidence.neurons import NeuronsTest
 from heredity.evidence.vectors import VectorsTest
 
 #: Every test, in the order the default plan runs them: strongest and cheapest first, descriptive last.
-TESTS: tuple[type[EvidenceTest], ...] = (IdenticalTest, VectorsTest, MatchingTest, ExpertsTest, LayersTest, AttnStdTest)
+TESTS: tuple[type[EvidenceTest], ...] = (IdenticalTest, VectorsTest, MatchingTest, NeuronsTest, ExpertsTest, LayersTest,
+                                         AttnStdTest)
 
 
 def default_plan(seed: int = 0) -> list[EvidenceTest]:
