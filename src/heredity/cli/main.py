@@ -38,6 +38,9 @@ def _register() -> None:
 
     for module in (inspect_cmd, compare_cmd, report_cmd, fingerprint_cmd, matrix_cmd, forge_cmd, bench_cmd, case_cmd):
         cli.add_command(module.command)
+    from heredity.cli import registry_cmd  # issue 10: registry, scan, verify-claim
+    for extra in registry_cmd.COMMANDS:
+        cli.add_command(extra)
 
 
 _register()

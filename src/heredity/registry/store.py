@@ -114,11 +114,12 @@ def default_path() -> Path:
 class Registry:
     """An open registry; use as a context manager or call :meth:`close`."""
 
-    def __init__(self, path: str | os.PathLike[str] | None = None, *, create: bool = True) -> None:
+    def __init__(self, path: str | os.PathLike[str] | None = None, *, create: bool = True,
+                 readonly: bool = False) -> None:
         self.path = Path(path) if path is not None else default_path()
-        self._conn = _connect(self.path, create)
+        self._conn = _connect(self.path, create and not readonly, readonly)
         with _sql_errors(self.path):
-            _prepare(self._conn, self.path)
+            _prepare(self._conn, self.path, readonly)
 
     # -- context -------------------------------------------------------------------------------
     def __enter__(self) -> Registry:
@@ -307,7 +308,7 @@ def _row(fp: Fingerprint, key: str, source: str, revision: str | None, tokenizer
             "hidden": s.hidden_size, "vocab": s.vocab_size, "params": fp.params, "experts": s.experts}
 
 
-def _connect(path: Path, create: bool) -> sqlite3.Connection:
+def _connect(path: Path, create: bool, readonly: bool = False) -> sqlite3.Connection:
     if path.is_dir():
         raise RegistryError("is a folder, not a registry file", path=path, fix="give --db a file path")
     if path.exists() and path.stat().st_size > 0:
@@ -320,19 +321,29 @@ def _connect(path: Path, create: bool) -> sqlite3.Connection:
     else:
         path.parent.mkdir(parents=True, exist_ok=True)
     try:
-        conn = sqlite3.connect(str(path), timeout=BUSY_TIMEOUT_S, isolation_level=None, check_same_thread=False)
+        target = f"{path.resolve().as_uri()}?mode=ro" if readonly else str(path)
+        conn = sqlite3.connect(target, timeout=BUSY_TIMEOUT_S, isolation_level=None, check_same_thread=False,
+                               uri=readonly)
     except sqlite3.Error as exc:
         raise RegistryError(f"cannot open the registry ({exc})", path=path) from None
     return conn
 
 
-def _prepare(conn: sqlite3.Connection, path: Path) -> None:
+def _prepare(conn: sqlite3.Connection, path: Path, readonly: bool = False) -> None:
     """Check the file is ours and current; create or migrate it (one transaction)."""
     conn.execute(f"PRAGMA busy_timeout = {int(BUSY_TIMEOUT_S * 1000)}")
     conn.execute("PRAGMA foreign_keys = ON")
     _check_owner(conn, path)
     cur = conn.cursor()
     version = int(conn.execute("PRAGMA user_version").fetchone()[0])
+    if readonly and version != SCHEMA_VERSION:
+        if version > SCHEMA_VERSION:
+            raise RegistryError(f"written by a newer heredity (registry schema {version}, this one reads up to "
+                                f"{SCHEMA_VERSION})", path=path, fix="upgrade heredity: pip install -U heredity")
+        raise RegistryError(f"not a heredity registry of schema {SCHEMA_VERSION} (schema {version})", path=path,
+                            fix="open it once with a current heredity to migrate it")
+    if readonly:
+        return
     if version < SCHEMA_VERSION:
         _begin_immediate(cur)
         try:
