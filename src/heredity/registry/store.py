@@ -316,7 +316,7 @@ def _connect(path: Path, create: bool, readonly: bool = False) -> sqlite3.Connec
             if fh.read(16) != SQLITE_MAGIC:
                 raise RegistryError("not a heredity registry (not an SQLite file)", path=path,
                                     fix="give --db a registry file, or a new path to create one")
-    elif not create:
+    elif not create and not path.exists():
         raise RegistryError("no registry here", path=path, fix="create it with: heredity registry add MODEL --db FILE")
     else:
         path.parent.mkdir(parents=True, exist_ok=True)
