@@ -33,17 +33,20 @@ from typing import Any
 import numpy as np
 
 from heredity.fingerprint.model import Fingerprint
-from heredity.registry import codec
+from heredity.registry import codec, nearest
 from heredity.registry.sketch import scores, shape_signature, sketch
 from heredity.registry.store import Registry, indexed_hashes
 from heredity.results import Comparison
-from heredity.stats import holm, neg_log10_p
+from heredity.stats import holm
 from heredity.verdict import LENIENT_P, RELATED_P, has_power, voting
 
 SEARCH_SCHEMA = "heredity.registry.search/1"
 SHORTLIST = 24
 SHORTLIST_SAME_SHAPE = 8
 HASH_WHY = "shared tensor hash(es)"
+#: Adjusted p-values below this are all "beyond doubt": their order says how many tests ran, not how close
+#: the models are, so such entries are ordered by :func:`heredity.registry.nearest.distance` instead.
+SATURATED = 1e-50
 
 
 class Outcome(enum.StrEnum):
@@ -79,20 +82,13 @@ class Match:
     had_power: bool  # a test with power on the main weights ran
     why_shortlisted: tuple[str, ...]
     comparison: Comparison
+    distance: float | None = None  # nearest.distance, computed for related entries (orders saturated ties)
 
     @property
-    def strength(self) -> float:
-        """Total evidence, ``sum -log10 p`` over the voting tests (orders ties at the p-value floor)."""
-        return sum(neg_log10_p(e.p_value) for e in voting(self.comparison.evidence))
-
-    @property
-    def closeness(self) -> float:
-        """Mean effect size (each applicable test's statistic, clipped to [-1, 1]): orders entries whose
-        adjusted p-values tie (at the p-value floor a parent and a sibling look alike; the parent is
-        usually closer)."""
-        stats = [max(-1.0, min(1.0, float(e.statistic))) for e in self.comparison.evidence
-                 if e.applicable and e.statistic is not None and np.isfinite(e.statistic)]
-        return float(np.mean(stats)) if stats else 0.0
+    def order(self) -> tuple[float, float, str]:
+        """Sort key: adjusted p-value, where every value below SATURATED counts as equal, then distance."""
+        p = 0.0 if self.p_adjusted < SATURATED else self.p_adjusted
+        return (p, float("inf") if self.distance is None else self.distance, self.name)
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -103,7 +99,7 @@ class Match:
                                   "summary": e.summary} for e in self.comparison.evidence},
             "key": self.key, "family": self.family, "had_power": self.had_power,
             "comparison_verdict": self.comparison.verdict.label,
-            "closeness": round(self.closeness, 4), "why_shortlisted": list(self.why_shortlisted),
+            "distance": None if self.distance is None else round(self.distance, 4), "why_shortlisted": list(self.why_shortlisted),
         }
 
 
@@ -132,6 +128,8 @@ class SearchResult:
                              "compared_in_full": len(self.matches),
                              "not_compared": self.entries_searched - len(self.matches)},
             "prefilter": dict(self.prefilter), "seconds": round(self.seconds, 3),
+            "order": f"p_adjusted ascending; values below {SATURATED:g} count as equal and are ordered by "
+                     "distance (heredity.registry.nearest), nearest first",
         }
 
 
@@ -156,9 +154,8 @@ def search(registry: Registry, fp: Fingerprint, *, exclude: Collection[str] = ()
                         sketches[searched], shortlist, shortlist_same_shape)
     compared = [_compare(registry, fp, key, why, seed) for key, why in picked.items()]
     adjusted = holm([c[1] if c[1] is not None else 1.0 for c in compared] + [1.0] * (m - len(compared)))
-    matches = sorted((_match(registry, key, comp, p, adj, picked[key])
-                      for (key, p, comp), adj in zip(compared, adjusted, strict=False)),
-                     key=lambda x: (x.p_adjusted, -x.closeness, -x.strength, x.name))
+    matches = sorted((_match(registry, fp, key, comp, p, adj, picked[key])
+                      for (key, p, comp), adj in zip(compared, adjusted, strict=False)), key=lambda x: x.order)
     outcome, sentence = _outcome(matches, m)
     prefilter = {"hash_hits": sum(any(w.endswith(HASH_WHY) for w in ws) for ws in picked.values()),
                  "shortlist": shortlist, "shortlist_same_shape": shortlist_same_shape,
@@ -202,7 +199,7 @@ def _compare(registry: Registry, fp: Fingerprint, key: str, why: tuple[str, ...]
     return key, comp.verdict.p_value, comp
 
 
-def _match(registry: Registry, key: str, comp: Comparison, p: float | None, adj: float,
+def _match(registry: Registry, fp: Fingerprint, key: str, comp: Comparison, p: float | None, adj: float,
            why: tuple[str, ...]) -> Match:
     entry = registry.entry(key)
     assert entry is not None
@@ -213,7 +210,8 @@ def _match(registry: Registry, key: str, comp: Comparison, p: float | None, adj:
         label = "independent"
     else:
         label = "inconclusive"
-    return Match(entry.name, key, entry.source, entry.family, label, p, adj, powered, why, comp)
+    dist = nearest.distance(fp, registry.fingerprint(key)) if label == "related" else None
+    return Match(entry.name, key, entry.source, entry.family, label, p, adj, powered, why, comp, dist)
 
 
 def _outcome(matches: list[Match], m: int) -> tuple[Outcome, str]:
