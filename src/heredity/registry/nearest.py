@@ -22,7 +22,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from heredity.evidence.align import align_hidden
+from dataclasses import dataclass
+
+from heredity.evidence.align import HiddenMap, align_hidden
 from heredity.evidence.features import parse_role_key, role_key
 from heredity.fingerprint.model import Fingerprint
 from heredity.layouts.roles import Role
@@ -36,10 +38,34 @@ def _rel(a: np.ndarray, b: np.ndarray) -> float | None:
     return float(np.linalg.norm(a - b)) / den
 
 
+@dataclass(frozen=True)
+class Nearness:
+    distance: float  # mean relative distance over the query's parts (0 = equal)
+    permuted: bool  # B's residual channels had to be permuted to line up with A's
+
+    def order(self) -> tuple[float, bool, float]:
+        """Distances within :data:`EQUAL` count as equal; then a copy that lines up without permuting
+        channels comes first (a permuted copy of a parent is the parent up to symmetry: it ties)."""
+        return (round(self.distance / EQUAL) * EQUAL, self.permuted, self.distance)
+
+
+EQUAL = 1e-3
+
+
+def nearness(a: Fingerprint, b: Fingerprint) -> Nearness | None:
+    """How near B is to A (None when A holds nothing comparable); see :func:`distance`."""
+    hmap = align_hidden(a, b)
+    d = _distance(a, b, hmap)
+    return None if d is None else Nearness(d, not hmap.identity)
+
+
 def distance(a: Fingerprint, b: Fingerprint) -> float | None:
     """Mean relative distance over the parts of ``a`` (the query); a part ``b`` lacks, or holds in
     another shape, counts as the maximum 1.0 (None when ``a`` holds nothing comparable)."""
-    hmap = align_hidden(a, b)
+    return _distance(a, b, align_hidden(a, b))
+
+
+def _distance(a: Fingerprint, b: Fingerprint, hmap: HiddenMap) -> float | None:
     n = len(hmap.idx_a)
     embed = role_key(Role.EMBED, None)
     parts: list[float] = []

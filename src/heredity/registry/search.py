@@ -82,13 +82,18 @@ class Match:
     had_power: bool  # a test with power on the main weights ran
     why_shortlisted: tuple[str, ...]
     comparison: Comparison
-    distance: float | None = None  # nearest.distance, computed for related entries (orders saturated ties)
+    nearness: nearest.Nearness | None = None  # computed for related entries (orders saturated ties)
 
     @property
-    def order(self) -> tuple[float, float, str]:
-        """Sort key: adjusted p-value, where every value below SATURATED counts as equal, then distance."""
+    def distance(self) -> float | None:
+        return None if self.nearness is None else self.nearness.distance
+
+    @property
+    def order(self) -> tuple[float, tuple[float, bool, float], str]:
+        """Sort key: adjusted p-value, where every value below SATURATED counts as equal, then nearness."""
         p = 0.0 if self.p_adjusted < SATURATED else self.p_adjusted
-        return (p, float("inf") if self.distance is None else self.distance, self.name)
+        near = self.nearness.order() if self.nearness is not None else (float("inf"), True, float("inf"))
+        return (p, near, self.name)
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -129,7 +134,7 @@ class SearchResult:
                              "not_compared": self.entries_searched - len(self.matches)},
             "prefilter": dict(self.prefilter), "seconds": round(self.seconds, 3),
             "order": f"p_adjusted ascending; values below {SATURATED:g} count as equal and are ordered by "
-                     "distance (heredity.registry.nearest), nearest first",
+                     "distance (heredity.registry.nearest; within 0.001 equal, then unpermuted first)",
         }
 
 
@@ -210,7 +215,7 @@ def _match(registry: Registry, fp: Fingerprint, key: str, comp: Comparison, p: f
         label = "independent"
     else:
         label = "inconclusive"
-    dist = nearest.distance(fp, registry.fingerprint(key)) if label == "related" else None
+    dist = nearest.nearness(fp, registry.fingerprint(key)) if label == "related" else None
     return Match(entry.name, key, entry.source, entry.family, label, p, adj, powered, why, comp, dist)
 
 
