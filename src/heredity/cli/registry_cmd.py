@@ -159,4 +159,10 @@ def import_cmd(file: str, db: str | None) -> None:
     click.echo(f"imported {len(added)} entries ({len(present)} already present)")
 
 
-COMMANDS: tuple[click.Command, ...] = (command,)
+def _commands() -> tuple[click.Command, ...]:
+    from heredity.cli import scan_cmd, verify_claim_cmd
+
+    return (command, scan_cmd.command, verify_claim_cmd.command)
+
+
+COMMANDS = _commands()

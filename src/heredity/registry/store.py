@@ -136,7 +136,18 @@ class Registry:
             tokenizer: str | None = None) -> AddResult:
         """Register ``fp`` in one transaction; a fingerprint already present is not added again."""
         doc, arrays = codec.encode(fp)
+        return self._insert(fp, doc, arrays, codec.content_key(doc, arrays), source=source, name=name,
+                            revision=revision, tokenizer=tokenizer)
+
+    def add_encoded(self, doc: bytes, arrays: bytes, *, source: str, name: str | None = None,
+                    revision: str | None = None, tokenizer: str | None = None) -> AddResult:
+        """:meth:`add` for a fingerprint already encoded (by a scan worker): decoded and checked first."""
         key = codec.content_key(doc, arrays)
+        fp = codec.decode(doc, arrays, source, expect_key=key)
+        return self._insert(fp, doc, arrays, key, source=source, name=name, revision=revision, tokenizer=tokenizer)
+
+    def _insert(self, fp: Fingerprint, doc: bytes, arrays: bytes, key: str, *, source: str, name: str | None,
+                revision: str | None, tokenizer: str | None) -> AddResult:
         row = _row(fp, key, source, revision, tokenizer)
         with self._write() as cur:
             existing = self._entry_where(cur, "key = ?", key)
