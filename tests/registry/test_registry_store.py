@@ -15,7 +15,7 @@ import pytest
 
 from heredity.cli.main import main
 from heredity.fingerprint import save
-from heredity.registry import codec, store
+from heredity.registry import codec
 from heredity.registry.store import Registry, RegistryError
 from heredity.registry.synthetic import base_fingerprint, derived_fingerprint
 

@@ -150,7 +150,7 @@ def _check(model: str, base: str, registry: Any | None, seed: int) -> tuple[Comp
 
     try:
         entry = _entry(registry, base)
-        if entry is not None:
+        if entry is not None and registry is not None:
             from heredity.registry.ingest import ingest
 
             return compare(ingest(model).fingerprint, registry.fingerprint(entry.key), seed=seed), entry.name, None

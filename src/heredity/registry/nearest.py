@@ -20,9 +20,9 @@ adjusted p-values are already beyond doubt and never decides a verdict.
 
 from __future__ import annotations
 
-import numpy as np
-
 from dataclasses import dataclass
+
+import numpy as np
 
 from heredity.evidence.align import HiddenMap, align_hidden
 from heredity.evidence.features import parse_role_key, role_key

@@ -185,15 +185,13 @@ def _write(registry: Registry, row: dict[str, Any], added: list[Entry], skipped:
 
 def _run_ray(sources: Sequence[str], registry: Registry, workers: int) -> Any:
     """Ray Data over the sources; yields the actors' rows as they finish."""
-    ray = require("ray", "ray", "heredity scan --engine ray")
-    require("ray.data", "ray", "heredity scan --engine ray")
-    import ray.data
-
-    if not ray.is_initialized():  # type: ignore[attr-defined]
-        ray.init(address=os.environ.get("RAY_ADDRESS") or None, log_to_driver=False)  # type: ignore[attr-defined]
-    ctx = ray.data.DataContext.get_current()
+    ray: Any = require("ray", "ray", "heredity scan --engine ray")
+    data: Any = require("ray.data", "ray", "heredity scan --engine ray")
+    if not ray.is_initialized():
+        ray.init(address=os.environ.get("RAY_ADDRESS") or None, log_to_driver=False)
+    ctx = data.DataContext.get_current()
     ctx.enable_progress_bars = False  # heredity draws its own bar
-    ds = ray.data.from_items([{"source": s} for s in sources], override_num_blocks=max(1, min(len(sources), 4 * workers)))
+    ds = data.from_items([{"source": s} for s in sources], override_num_blocks=max(1, min(len(sources), 4 * workers)))
     mapped = ds.map_batches(FingerprintActor, fn_constructor_kwargs={"db": str(registry.path.resolve())},
                             batch_size=1, concurrency=max(1, workers), num_cpus=1, batch_format="default")
     for row in mapped.iter_rows():
