@@ -46,13 +46,29 @@ def encode(fp: Fingerprint) -> tuple[bytes, bytes]:
 
 
 def content_key(doc: bytes, arrays: bytes) -> str:
-    """sha256 over the canonical document and the arrays (names, dtypes, shapes, bytes; sorted)."""
+    """sha256 over the canonical document and the arrays (names, dtypes, shapes, bytes; sorted).
+
+    The checkpoint format, the layout's notes and the storage order of the tensors are left out, so one
+    model stored as safetensors, PyTorch or llama2.c files (identical canonical tensors) has one key."""
     h = hashlib.sha256(b"heredity.registry.entry/1\0")
-    h.update(len(doc).to_bytes(8, "little") + doc)
+    canonical = _keyed_doc(doc)
+    h.update(len(canonical).to_bytes(8, "little") + canonical)
     for name, arr in sorted(_load_arrays(arrays).items()):
         h.update(f"{name}\0{arr.dtype.str}\0{arr.shape}\0".encode())
         h.update(np.ascontiguousarray(arr).tobytes())
     return h.hexdigest()
+
+
+def _keyed_doc(doc: bytes) -> bytes:
+    try:
+        parsed = json.loads(doc)
+        spec = dict(parsed["spec"])
+        keys = sorted(str(k) for k in parsed["keys"])
+    except (ValueError, KeyError, TypeError, UnicodeDecodeError):
+        return doc  # malformed: hashed as is (decode refuses it anyway)
+    for unkeyed in ("format", "notes"):
+        spec.pop(unkeyed, None)
+    return json.dumps({**parsed, "spec": spec, "keys": keys}, sort_keys=True, separators=(",", ":")).encode()
 
 
 def decode(doc: bytes, arrays: bytes, source: str, *, expect_key: str | None = None) -> Fingerprint:

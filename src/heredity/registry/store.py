@@ -43,6 +43,7 @@ BUSY_TIMEOUT_S = 30.0
 RETRIES = 20
 MIN_INDEXED_NUMEL = 64  # tensors smaller than this are not worth a hash-index row
 SQLITE_MAGIC = b"SQLite format 3\x00"
+GENERIC_STEMS = frozenset({"model", "ckpt", "pytorch_model", "consolidated", "weights"})  # named with their folder
 
 MIGRATIONS: tuple[str, ...] = (
     # 0 -> 1
@@ -302,7 +303,8 @@ def default_name(source: str) -> str:
     """A model's default entry name: the folder or file name (``org/name`` for hub ids)."""
     p = Path(source)
     if p.exists():
-        return p.resolve().name or str(p)
+        p = p.resolve()
+        return f"{p.parent.name}/{p.name}" if p.is_file() and p.stem in GENERIC_STEMS else (p.name or str(p))
     return source.split("@", 1)[0]
 
 
