@@ -12,6 +12,7 @@ fresh noisy copy of a base as query) are measured, plus what the search compared
 from __future__ import annotations
 
 import argparse
+import os
 import shutil
 import statistics
 import time
@@ -61,12 +62,15 @@ def main() -> None:
             rows.append((size, statistics.mean(add_times) * 1e3, statistics.median(search_times),
                          max(search_times), statistics.mean(compared), f"{found}/{args.queries}", db_mb))
     table = Table(title="heredity registry: add and search time against registry size")
-    for col in ("entries", "add (ms, mean)", "search (s, median)", "search (s, max)", "compared in full",
-                "top match related", "db (MiB)"):
+    for col in ("entries", "add (ms, mean)", "search (s, median)", "search (s, max)", "search / smallest",
+                "compared in full", "top match related", "db (MiB)"):
         table.add_column(col, justify="right")
+    first = rows[0][2]
     for size, add_ms, s_med, s_max, comp, found_s, mb in rows:
-        table.add_row(f"{size:,}", f"{add_ms:.2f}", f"{s_med:.2f}", f"{s_max:.2f}", f"{comp:.0f}", found_s, f"{mb:.0f}")
-    Console().print(table)
+        table.add_row(f"{size:,}", f"{add_ms:.2f}", f"{s_med:.2f}", f"{s_max:.2f}", f"{s_med / first:.2f}",
+                      f"{comp:.0f}", found_s, f"{mb:.0f}")
+    Console(width=140).print(table)
+    print(f"load average at the end: {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs")
 
 
 if __name__ == "__main__":
