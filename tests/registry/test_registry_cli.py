@@ -100,6 +100,10 @@ def test_local_scan_adds_skips_records_failures_and_draws_the_forest(
     again = _json(capsys)
     assert again["added"] == [] and len(again["skipped"]) == 4
 
+    assert main(["scan", str(models["base"]), str(models["tuned"]), "--db", db, "--format", "html", "-q"]) == 0
+    page = capsys.readouterr().out
+    assert page.lower().startswith("<!doctype html") and "<svg" in page and "tuned" in page  # the forest, drawn
+
     assert main(["scan", str(bad), "--db", db, "--format", "json", "-q"]) == 2  # nothing could be done
     assert _json(capsys)["failed"][0]["source"] == str(bad)
 

@@ -103,6 +103,7 @@ def test_search_json_schema_from_the_cli(registered: Registered, capsys: pytest.
         assert m["verdict"] in ("related", "independent", "inconclusive")
         assert m["p_adjusted"] >= (m["p_value"] or 0.0)
         assert isinstance(m["evidence"], dict) and m["evidence"]
+    assert doc["query"]["registered_as"] == "llama-s1-rescaled"
     first = doc["matches"][0]
     assert first["name"] == "llama-s1-rescaled" and first["verdict"] == "related"  # itself, registered
     ps = [m["p_adjusted"] for m in doc["matches"]]

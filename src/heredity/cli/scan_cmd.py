@@ -65,6 +65,7 @@ def _emit(result: object, fmt: str) -> None:
 def _terminal(result: object) -> None:
     from rich.table import Table
 
+    from heredity.registry.render import text
     from heredity.registry.scan import ScanResult
     from heredity.report import matrix_render
 
@@ -77,13 +78,13 @@ def _terminal(result: object) -> None:
         for col in ("model", "nearest base", "p adjusted", "search"):
             table.add_column(col, overflow="fold")
         for n in result.nearest:
-            table.add_row(safe_name(n.name, 60), safe_name(n.base) if n.base else "-",
+            table.add_row(text(n.name, 60), text(n.base) if n.base else "-",
                           "-" if n.p_adjusted is None else f"{n.p_adjusted:.3g}", n.outcome)
         console.print(table)
     if result.forest is not None:
         console.print(matrix_render.lineage_tree(result.forest))
     for f in result.failed:
-        console.print(f"[red]failed[/red] {safe_name(f.source)}: {safe_name(f.error, 300)}")
+        console.print(f"[red]failed[/red] {text(f.source)}: {text(f.error, 300)}")
 
 
 def _exit(code: int) -> None:

@@ -9,7 +9,6 @@ import json
 import click
 
 from heredity.cli import _output as out
-from heredity.errors import safe_name
 
 
 @click.command(name="verify-claim")
@@ -42,9 +41,11 @@ def command(model: str, bases: tuple[str, ...], db: str | None, fmt: str, seed: 
     if fmt == "json":
         out.write_text(json.dumps(result.to_dict(), indent=2) + "\n", None)
     else:
+        from heredity.registry.render import text
+
         console = out.stdout_console()
-        console.print(f"[bold]{result.answer}[/bold]: {safe_name(model)} claims "
-                      f"{', '.join(safe_name(b) for b in result.claimed) or 'no base'} ({result.claim_from})")
+        console.print(f"[bold]{result.answer}[/bold]: {text(model)} claims "
+                      f"{', '.join(text(b) for b in result.claimed) or 'no base'} ({result.claim_from})")
         console.print(result.reason, markup=False)
         for c in result.checked:
             if c.comparison is not None:

@@ -7,11 +7,18 @@ import json
 from collections.abc import Sequence
 
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from heredity.errors import safe_name
 from heredity.registry.search import SearchResult
 from heredity.registry.store import Entry
+
+
+def text(value: object, limit: int = 200) -> str:
+    """A name from untrusted input, escaped for the terminal and for rich markup."""
+    return escape(safe_name(value, limit))
+
 
 VERDICT_STYLE = {"related": "bold red", "independent": "green", "inconclusive": "yellow"}
 
@@ -25,31 +32,34 @@ def entries_table(entries: Sequence[Entry], title: str) -> Table:
     for col in ("name", "family", "shape", "params", "key", "source"):
         table.add_column(col, overflow="fold")
     for e in entries:
-        table.add_row(safe_name(e.name, 60), safe_name(e.family), e.shape, "-" if e.params is None else f"{e.params:,}",
-                      e.key[:12], safe_name(e.source, 80))
+        table.add_row(text(e.name, 60), text(e.family), e.shape, "-" if e.params is None else f"{e.params:,}",
+                      e.key[:12], text(e.source, 80))
     return table
 
 
 def entry_table(e: Entry) -> Table:
-    table = Table(show_header=False, title=safe_name(e.name), title_justify="left")
+    table = Table(show_header=False, title=text(e.name), title_justify="left")
     table.add_column("field", style="bold")
     table.add_column("value", overflow="fold")
     for k, v in e.to_dict().items():
-        table.add_row(k, "-" if v is None else safe_name(v, 200))
+        table.add_row(k, "-" if v is None else text(v, 200))
     return table
 
 
 def search_terminal(result: SearchResult, console: Console, top: int) -> None:
     q = result.query
-    console.print(f"[bold]query[/bold] {safe_name(q.source)}  ({safe_name(q.family)}, {q.shape}, key {q.key[:12]})")
+    console.print(f"[bold]query[/bold] {text(q.source)}  ({text(q.family)}, {q.shape}, key {q.key[:12]})",
+                  markup=True)
+    if q.registered_as is not None:
+        console.print(f"this exact content is registered as {text(q.registered_as)}")
     table = Table(title=f"{len(result.matches)} compared of {result.entries_searched} searched "
                         f"(Holm over all {result.entries_searched})", title_justify="left")
     for col in ("#", "entry", "verdict", "p", "p adjusted", "family", "source"):
         table.add_column(col, overflow="fold")
     for i, m in enumerate(result.matches[:top], 1):
         style = VERDICT_STYLE.get(m.verdict, "")
-        table.add_row(str(i), safe_name(m.name, 60), f"[{style}]{m.verdict}[/{style}]", _p(m.p_value),
-                      _p(m.p_adjusted), safe_name(m.family), safe_name(m.source, 60))
+        table.add_row(str(i), text(m.name, 60), f"[{style}]{m.verdict}[/{style}]", _p(m.p_value),
+                      _p(m.p_adjusted), text(m.family), text(m.source, 60))
     if result.matches:
         console.print(table)
     console.print(f"[bold]{result.outcome}[/bold]: {result.sentence}")

@@ -24,6 +24,7 @@ comparison lacked power); an empty registry is its own answer.
 
 from __future__ import annotations
 
+import dataclasses
 import enum
 import time
 from collections.abc import Collection, Mapping
@@ -63,6 +64,7 @@ class Query:
     family: str
     shape: str
     is_fingerprint: bool
+    registered_as: str | None = None  # the entry holding exactly this content, if any
 
     def to_dict(self) -> dict[str, Any]:
         return {k: getattr(self, k) for k in self.__dataclass_fields__}
@@ -149,6 +151,9 @@ def search(registry: Registry, fp: Fingerprint, *, exclude: Collection[str] = ()
     """Search ``registry`` for entries related to the fingerprint ``fp`` (see the module docstring)."""
     start = time.perf_counter()
     q = query or query_of(fp)
+    same = registry.entry(q.key)
+    if same is not None and q.registered_as is None:
+        q = dataclasses.replace(q, registered_as=same.name)
     keys, shapes, sketches = registry.sketches()
     searched = [i for i, k in enumerate(keys) if k not in exclude]
     m = len(searched)
