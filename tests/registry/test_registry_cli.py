@@ -183,3 +183,25 @@ def test_ray_scan_of_six_models(tmp_path: Path, models: dict[str, Path]) -> None
                            text=True, timeout=600)
     assert rerun.returncode == 0, rerun.stderr[-3000:]
     assert json.loads(rerun.stdout)["added"] == [] and len(json.loads(rerun.stdout)["skipped"]) == 6
+
+
+def test_search_separates_no_entry_related_from_not_enough_evidence(
+        tmp_path: Path, models: dict[str, Path], capsys: pytest.CaptureFixture[str]) -> None:
+    db = str(tmp_path / "r.db")
+    assert main(["registry", "add", str(models["other"]), str(models["third"]), "--db", db]) == 0
+    capsys.readouterr()
+    assert main(["registry", "search", str(models["tuned"]), "--db", db, "--format", "json"]) == 0
+    doc = _json(capsys)
+    assert doc["outcome"] == "none_related", doc["sentence"]
+    assert all(m["verdict"] == "independent" and m["had_power"] for m in doc["matches"])
+
+    # another width and no gated MLP: vectors cannot pair anything and matching cannot run
+    ck = make_checkpoint("gpt2", layers=2, hidden=48, heads=4, kv_heads=4, intermediate=96, vocab=256, seed=21)
+    weak = save_hf_folder(dict(ck.arrays), ck.config, tmp_path / "gpt2-narrow")
+    assert main(["registry", "add", str(weak), "--db", db]) == 0
+    capsys.readouterr()
+    assert main(["registry", "search", str(models["tuned"]), "--db", db, "--format", "json"]) == 0
+    doc = _json(capsys)
+    assert doc["outcome"] == "inconclusive" and doc["candidates_tested"] == 3
+    assert not any(m["verdict"] == "related" for m in doc["matches"])
+    assert any(not m["had_power"] for m in doc["matches"])
