@@ -104,6 +104,10 @@ def test_local_scan_adds_skips_records_failures_and_draws_the_forest(
     page = capsys.readouterr().out
     assert page.lower().startswith("<!doctype html") and "<svg" in page and "tuned" in page  # the forest, drawn
 
+    assert main(["scan", str(models["base"].parent), "--db", db, "--format", "json", "-q"]) == 0  # a folder of models
+    folder = _json(capsys)
+    assert len(folder["added"]) == 2 and len(folder["skipped"]) == 4 and folder["failed"] == []
+
     assert main(["scan", str(bad), "--db", db, "--format", "json", "-q"]) == 2  # nothing could be done
     assert _json(capsys)["failed"][0]["source"] == str(bad)
 
@@ -166,7 +170,10 @@ def test_ray_scan_of_six_models(tmp_path: Path, models: dict[str, Path]) -> None
     except ImportError:
         pytest.skip("ray is not installed here (pip install 'heredity[ray]'); the Ray scan engine is untested")
     db = tmp_path / "ray.db"
-    sources = [str(models[n]) for n in ("base", "tuned", "tuned-2", "other", "other-tuned", "third")]
+    names = sorted(("base", "tuned", "tuned-2", "other", "other-tuned", "third"))
+    folder = models["base"].parent  # a folder of the six models
+    assert sorted(p.name for p in folder.iterdir()) == names
+    sources = [str(folder)]
     env = {**os.environ, "PYTHONPATH": SRC + os.pathsep + os.environ.get("PYTHONPATH", ""), "RAY_ADDRESS": ""}
     env.pop("RAY_ADDRESS")
     run = subprocess.run([sys.executable, "-c", RAY_SCAN, str(db), *sources, str(tmp_path / "missing")], env=env,
@@ -174,11 +181,11 @@ def test_ray_scan_of_six_models(tmp_path: Path, models: dict[str, Path]) -> None
     assert run.returncode == 0, run.stderr[-3000:]
     doc = json.loads(run.stdout)
     assert doc["engine"] == "ray"
-    assert [e["name"] for e in doc["added"]] == ["base", "tuned", "tuned-2", "other", "other-tuned", "third"]
+    assert [e["name"] for e in doc["added"]] == names
     assert len(doc["failed"]) == 1
     parents = {e["child"]: e["parent"] for e in doc["edges"]}
     assert parents.get("other-tuned") == "other" and parents.get("tuned") in ("base", "tuned-2")
-    assert set(doc["roots"]) == {"base", "other", "third"}
+    assert set(doc["roots"]) == {"base", "other", "third"}  # each family rooted at its first-listed model
     rerun = subprocess.run([sys.executable, "-c", RAY_SCAN, str(db), *sources], env=env, capture_output=True,
                            text=True, timeout=600)
     assert rerun.returncode == 0, rerun.stderr[-3000:]

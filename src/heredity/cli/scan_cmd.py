@@ -27,8 +27,8 @@ from heredity.errors import EXIT_BAD_INPUT, safe_name
 @out.quiet_option
 def command(sources: tuple[str, ...], from_file: str | None, db: str, engine: str, workers: int, fmt: str,
             output: str | None, seed: int, quiet: bool) -> None:
-    """Fingerprint SOURCES (folders, files, hub ids) into the registry; already registered content is
-    skipped, a bad source is recorded and the scan goes on.  Exit 0 when anything was scanned, 2 when
+    """Fingerprint SOURCES (model folders, files, hub ids, or folders of models) into the registry;
+    already registered content is skipped, a bad source is recorded and the scan goes on.  Exit 0 when anything was scanned, 2 when
     nothing could be."""
     from heredity.registry import Registry
     from heredity.registry.scan import read_sources, scan, write_table

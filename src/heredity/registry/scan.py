@@ -137,7 +137,21 @@ def read_sources(sources: Sequence[str], from_file: str | None) -> list[str]:
         listed += [ln.strip() for ln in text.splitlines() if ln.strip() and not ln.strip().startswith("#")]
     if not listed:
         raise UsageError("nothing to scan", fix="give SOURCES or --from FILE")
-    return list(dict.fromkeys(listed))
+    return list(dict.fromkeys(x for source in listed for x in expand(source)))
+
+
+MODEL_FILE_SUFFIXES = (".safetensors", ".gguf", ".bin", ".pt", ".pth", ".onnx")
+
+
+def expand(source: str) -> list[str]:
+    """A folder of models (no config.json and no safetensors of its own) stands for the models in it:
+    its sub-folders and model files, one level down, sorted; anything else is one source."""
+    path = Path(source)
+    if not path.is_dir() or (path / "config.json").exists() or any(path.glob("*.safetensors")):
+        return [source]
+    children = sorted(p for p in path.iterdir() if not p.name.startswith(".") and ".tmp-" not in p.name
+                      and (p.is_dir() or p.suffix in MODEL_FILE_SUFFIXES))
+    return [str(p) for p in children] or [source]
 
 
 def scan(sources: Sequence[str], registry: Registry, *, engine: str = "local", workers: int = 2,
