@@ -16,6 +16,10 @@ Steps:
    :data:`heredity.verdict.RELATED_P`; ``independent`` when its comparison had a test with power and
    said independent; otherwise ``inconclusive``.
 
+5. **Order**: by adjusted p-value; values below :data:`SATURATED` all mean "beyond doubt" (their
+   differences reflect how many tests ran), so those entries are ordered by the descriptive aligned
+   distance of :mod:`heredity.registry.nearest`, nearest first.
+
 The search's own answer (:class:`Outcome`) separates *related* (some entry related), *none related*
 (every compared entry was tested with power and no adjusted p-value fell below
 :data:`heredity.verdict.LENIENT_P`) and *inconclusive* (something looked suspicious but not enough, or a
