@@ -99,6 +99,15 @@ def test_local_scan_adds_skips_records_failures_and_draws_the_forest(
     assert main(args) == 0  # resumable: the same content is skipped
     again = _json(capsys)
     assert again["added"] == [] and len(again["skipped"]) == 4
+    try:
+        import pyarrow.parquet as pq
+    except ImportError:
+        pq = None
+    if pq is not None:
+        assert main([*args, "-o", str(tmp_path / "rows.parquet")]) == 0
+        capsys.readouterr()
+        table = pq.read_table(tmp_path / "rows.parquet").to_pylist()
+        assert sorted(r["status"] for r in table) == ["failed"] + ["skipped"] * 4
 
     assert main(["scan", str(models["base"]), str(models["tuned"]), "--db", db, "--format", "html", "-q"]) == 0
     page = capsys.readouterr().out

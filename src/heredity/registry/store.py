@@ -198,6 +198,8 @@ class Registry:
         target = Path(target)
         if target.exists():
             raise UsageError("export target already exists", fix="choose a new file name")
+        if not target.parent.is_dir():
+            raise UsageError(f"no folder {safe_name(target.parent)} for the export", fix="create it first")
         with _sql_errors(self.path):
             self._conn.execute("VACUUM INTO ?", (str(target),))
         return self.count()
