@@ -68,6 +68,7 @@ def test_search_finds_the_base_of_a_noisy_copy(tmp_path: Path, models: dict[str,
     assert main(["registry", "search", str(models["tuned"]), "--db", db, "--format", "json"]) == 0
     doc = _json(capsys)
     assert doc["candidates_tested"] == 3 and doc["outcome"] == "related"
+    assert doc["query"]["is_fingerprint"] is False and doc["query"]["registered_as"] is None
     assert doc["matches"][0]["name"] == "base" and doc["matches"][0]["verdict"] == "related"
     assert all(m["verdict"] != "related" for m in doc["matches"][1:])
     out = tmp_path / "search.html"

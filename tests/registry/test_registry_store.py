@@ -205,6 +205,7 @@ def test_searching_an_empty_registry_says_so(tmp_path: Path, base, capsys: pytes
     assert main(["registry", "search", str(query), "--db", str(db), "--format", "json"]) == 0
     doc = json.loads(capsys.readouterr().out)
     assert doc["outcome"] == "empty" and doc["candidates_tested"] == 0 and doc["matches"] == []
+    assert doc["query"]["is_fingerprint"] is True
     assert main(["registry", "search", str(query), "--db", str(db)]) == 0
     assert "no entries" in capsys.readouterr().out
 

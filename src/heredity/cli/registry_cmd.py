@@ -74,12 +74,17 @@ def search_cmd(model: str, db: str | None, top: int, fmt: str, output: str | Non
                seed: int, quiet: bool) -> None:
     """Which registered models is MODEL (a model, fingerprint or hub id) derived from?  Each match has its
     p-value and the p-value Holm-adjusted over every entry searched."""
+    import dataclasses
+    from pathlib import Path
+
+    from heredity.fingerprint import is_fingerprint_file
     from heredity.registry import Registry, ingest, render
-    from heredity.registry.search import SHORTLIST, search
+    from heredity.registry.search import SHORTLIST, query_of, search
 
     with Registry(db, create=False) as reg:
         fp = ingest(model).fingerprint
-        result = search(reg, fp, shortlist=shortlist or SHORTLIST, seed=seed)
+        query = dataclasses.replace(query_of(fp), is_fingerprint=is_fingerprint_file(Path(model)))
+        result = search(reg, fp, shortlist=shortlist or SHORTLIST, seed=seed, query=query)
     console = out.stdout_console()
     if fmt == "terminal" and output is None:
         render.search_terminal(result, console, top)

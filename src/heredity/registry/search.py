@@ -67,7 +67,7 @@ class Query:
     key: str
     family: str
     shape: str
-    is_fingerprint: bool
+    is_fingerprint: bool  # the query was given as a fingerprint file (else a model was fingerprinted)
     registered_as: str | None = None  # the entry holding exactly this content, if any
 
     def to_dict(self) -> dict[str, Any]:
@@ -168,8 +168,8 @@ def search(registry: Registry, fp: Fingerprint, *, exclude: Collection[str] = ()
                         sketches[searched], shortlist, shortlist_same_shape)
     compared = [_compare(registry, fp, key, why, seed) for key, why in picked.items()]
     adjusted = holm([c[1] if c[1] is not None else 1.0 for c in compared] + [1.0] * (m - len(compared)))
-    matches = sorted((_match(registry, fp, key, comp, p, adj, picked[key])
-                      for (key, p, comp), adj in zip(compared, adjusted, strict=False)), key=lambda x: x.order)
+    matches = sorted((_match(registry, fp, key, entry_fp, comp, p, adj, picked[key])
+                      for (key, p, comp, entry_fp), adj in zip(compared, adjusted, strict=False)), key=lambda x: x.order)
     outcome, sentence = _outcome(matches, m)
     prefilter = {"hash_hits": sum(any(w.endswith(HASH_WHY) for w in ws) for ws in picked.values()),
                  "shortlist": shortlist, "shortlist_same_shape": shortlist_same_shape,
@@ -206,15 +206,16 @@ def _top(s: np.ndarray, k: int) -> list[int]:
 
 
 def _compare(registry: Registry, fp: Fingerprint, key: str, why: tuple[str, ...],
-             seed: int) -> tuple[str, float | None, Comparison]:
+             seed: int) -> tuple[str, float | None, Comparison, Fingerprint]:
     from heredity.compare import compare
 
-    comp = compare(fp, registry.fingerprint(key), seed=seed)
-    return key, comp.verdict.p_value, comp
+    entry_fp = registry.fingerprint(key)
+    comp = compare(fp, entry_fp, seed=seed)
+    return key, comp.verdict.p_value, comp, entry_fp
 
 
-def _match(registry: Registry, fp: Fingerprint, key: str, comp: Comparison, p: float | None, adj: float,
-           why: tuple[str, ...]) -> Match:
+def _match(registry: Registry, fp: Fingerprint, key: str, entry_fp: Fingerprint, comp: Comparison,
+           p: float | None, adj: float, why: tuple[str, ...]) -> Match:
     entry = registry.entry(key)
     assert entry is not None
     powered = any(has_power(e) for e in voting(comp.evidence))
@@ -224,7 +225,7 @@ def _match(registry: Registry, fp: Fingerprint, key: str, comp: Comparison, p: f
         label = "independent"
     else:
         label = "inconclusive"
-    dist = nearest.nearness(fp, registry.fingerprint(key)) if label == "related" else None
+    dist = nearest.nearness(fp, entry_fp) if label == "related" else None
     return Match(entry.name, key, entry.source, entry.family, label, p, adj, powered, why, comp, dist)
 
 

@@ -119,8 +119,12 @@ class Registry:
                  readonly: bool = False) -> None:
         self.path = Path(path) if path is not None else default_path()
         self._conn = _connect(self.path, create and not readonly, readonly)
-        with _sql_errors(self.path):
-            _prepare(self._conn, self.path, readonly)
+        try:
+            with _sql_errors(self.path):
+                _prepare(self._conn, self.path, readonly)
+        except BaseException:
+            self._conn.close()
+            raise
 
     # -- context -------------------------------------------------------------------------------
     def __enter__(self) -> Registry:
