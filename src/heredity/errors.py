@@ -12,16 +12,20 @@ The hierarchy::
     ├── MissingDependencyError         an optional extra is not installed    -> exit 2
     └── NotApplicableError             a test cannot run on these models (never reaches the CLI)
 
-Anything else escaping to the CLI is an internal error (exit 1).  Messages are one line; names
+Anything else escaping to the CLI is an internal error (exit 1); Ctrl-C exits 130 and ``--fail-on
+related`` exits 3 on a related verdict.  Messages are one line; names
 that come from a checkpoint are escaped with :func:`safe_name` before they are put in a message.
 """
 
 from __future__ import annotations
 
+from heredity.results import Exclusion
+
 EXIT_OK = 0
 EXIT_INTERNAL = 1
 EXIT_BAD_INPUT = 2
 EXIT_FAIL_ON = 3
+EXIT_INTERRUPTED = 130  # Ctrl-C (128 + SIGINT), as shells report it
 
 
 def safe_name(text: object, limit: int = 200) -> str:
@@ -91,7 +95,11 @@ class MissingDependencyError(HeredityError):
 
 
 class NotApplicableError(HeredityError):
-    """A test cannot run on the given models; the message says why."""
+    """A test cannot run on the given models; ``why`` says which kind of reason, the message the details."""
+
+    def __init__(self, message: str, why: Exclusion, **kw: object) -> None:
+        self.why = why
+        super().__init__(message, **kw)  # type: ignore[arg-type]
 
 
 def require(module: str, extra: str, purpose: str) -> object:

@@ -18,6 +18,15 @@ INSPECT_SCHEMA = "heredity.inspect/1"
 
 
 @dataclass(frozen=True)
+class ComponentSummary:
+    """Another part of the checkpoint, outside the wrapper prefix (a vision tower): reported, not mapped."""
+
+    prefix: str
+    tensors: int
+    params: int
+
+
+@dataclass(frozen=True)
 class InspectResult:
     """The structure of one model. ``None`` where a field does not apply (experts of a dense model)."""
 
@@ -41,6 +50,8 @@ class InspectResult:
     inferred: bool
     notes: tuple[str, ...] = ()
     warnings: tuple[str, ...] = ()
+    prefix_stripped: str | None = None  # wrapper prefix the family's names were found under
+    components: tuple[ComponentSummary, ...] = ()
 
     def to_dict(self) -> dict[str, Any]:
         """The ``heredity.inspect/1`` document (keys in the documented order)."""
@@ -54,6 +65,10 @@ class InspectResult:
         out.update(
             source=self.source, inferred=self.inferred, notes=list(self.notes), warnings=list(self.warnings)
         )
+        out["prefix_stripped"] = self.prefix_stripped  # additive to heredity.inspect/1
+        out["components"] = [
+            {"prefix": c.prefix, "tensors": c.tensors, "params": c.params} for c in self.components
+        ]
         return out
 
 
@@ -82,16 +97,22 @@ def inspect_model(model: Model) -> InspectResult:
         inferred=spec.inferred,
         notes=spec.notes,
         warnings=tuple(model.checkpoint.warnings) + tuple(missing_roles(model)),
+        prefix_stripped=model.prefix or None,
+        components=tuple(
+            ComponentSummary(c.prefix, len(c.names), sum(inventory[n].numel for n in c.names))
+            for c in model.components
+        ),
     )
 
 
 def count_params(model: Model) -> int:
-    """Elements of every stored tensor that is a weight (mapped or unknown), from shapes alone.
+    """Elements of every stored tensor that is a weight (mapped, unknown, or in another component such
+    as a vision tower), from shapes alone.
 
     A tied head that a reader exposes under both names (llama2.c) is counted once.
     """
     inventory = model.checkpoint.tensors
-    names = {r.name for r in model.refs} | set(model.unknown)
+    names = {r.name for r in model.refs} | set(model.unknown) | {n for c in model.components for n in c.names}
     if model.spec.tied_embeddings and model.has(Role.LM_HEAD) and model.has(Role.EMBED):
         head, embed = model.ref(Role.LM_HEAD).name, model.ref(Role.EMBED).name
         if head != embed and inventory[head].shape == inventory[embed].shape:

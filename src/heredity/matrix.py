@@ -14,11 +14,14 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from heredity.errors import UsageError
 from heredity.results import Comparison
 from heredity.stats import neg_log10_p
+
+if TYPE_CHECKING:
+    from heredity.evidence.base import EvidenceTest
 
 MATRIX_SCHEMA = "heredity.matrix/1"
 ProgressFn = Callable[[str, int, int], None]
@@ -29,7 +32,7 @@ class Engine(Protocol):
 
     def open(self, source: str) -> Any: ...
 
-    def compare(self, a: Any, b: Any, *, tests: list[str] | None, seed: int) -> Comparison: ...
+    def compare(self, a: Any, b: Any, *, tests: Sequence[EvidenceTest] | None, seed: int) -> Comparison: ...
 
 
 @dataclass(frozen=True)
@@ -139,7 +142,7 @@ def orient(names: Sequence[str], undirected: list[tuple[int, int, float]]) -> tu
     return tuple(edges), tuple(roots)
 
 
-def compare_all(sources: Sequence[str], engine: Engine, *, tests: list[str] | None = None, seed: int = 0,
+def compare_all(sources: Sequence[str], engine: Engine, *, tests: Sequence[EvidenceTest] | None = None, seed: int = 0,
                 progress: ProgressFn | None = None) -> MatrixResult:
     """Open each model once, compare every pair, and build the lineage forest."""
     if len(sources) < 2:
@@ -170,7 +173,7 @@ class LibraryEngine:
 
         return as_features(source)
 
-    def compare(self, a: Any, b: Any, *, tests: list[str] | None, seed: int) -> Comparison:
+    def compare(self, a: Any, b: Any, *, tests: Sequence[EvidenceTest] | None, seed: int) -> Comparison:
         from heredity.compare import compare
 
         return compare(a, b, tests=tests, seed=seed)

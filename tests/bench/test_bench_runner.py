@@ -15,7 +15,7 @@ from heredity.bench.detectors import attn_std_outcome, comparison_outcomes, evid
 from heredity.bench.results import BENCH_SCHEMA, CaseResult, Outcome
 from heredity.bench.runner import run_bench
 from heredity.errors import CorruptCheckpointError
-from heredity.results import Comparison, Evidence, ModelSummary, Verdict
+from heredity.results import Comparison, Evidence, Exclusion, ModelSummary, Verdict
 
 
 @dataclass(frozen=True)
@@ -92,7 +92,8 @@ def test_a_failing_pair_is_inconclusive_not_independent() -> None:
 
 def _ev(test: str, p: float | None, applicable: bool = True, descriptive: bool = False) -> Evidence:
     return Evidence(test, applicable, statistic=0.5 if applicable else None, p_value=p, descriptive=descriptive,
-                    reason=None if applicable else "no MLP", seconds=0.25)
+                    reason=None if applicable else "no MLP", seconds=0.25,
+                    excluded=None if applicable else Exclusion.STRUCTURE)
 
 
 def test_each_test_alone_uses_the_verdicts_thresholds() -> None:

@@ -27,7 +27,7 @@ def engine(monkeypatch: pytest.MonkeyPatch) -> list[dict[str, Any]]:
     """Install a fake ``heredity.compare`` module; returns the list of calls it received."""
     calls: list[dict[str, Any]] = []
 
-    def compare(a: str, b: str, *, tests: Any = None, seed: int = 0, progress: Any = None) -> Any:
+    def compare(a: str, b: str, *, tests: Any = None, seed: int = 0, thorough: bool = False, progress: Any = None) -> Any:
         calls.append({"a": a, "b": b, "tests": tests, "seed": seed})
         if a == "missing":
             raise NotFoundError("no such model", path=a, fix="check the path")
@@ -47,7 +47,10 @@ def test_json_stdout_is_only_json(engine: list[dict[str, Any]], capsys: pytest.C
     doc = json.loads(captured.out)
     assert schema.validate(doc) == [] and doc["verdict"] == "related"
     assert doc["command"] == "heredity compare m1 m2 --format json --tests 'vectors, matching' --seed 7"
-    assert engine == [{"a": "m1", "b": "m2", "tests": ["vectors", "matching"], "seed": 7}]
+    from heredity.evidence.matching import MatchingTest
+    from heredity.evidence.vectors import VectorsTest
+
+    assert engine == [{"a": "m1", "b": "m2", "tests": [VectorsTest(seed=7), MatchingTest(seed=7)], "seed": 7}]
 
 
 def test_terminal_output(engine: list[dict[str, Any]], capsys: pytest.CaptureFixture[str]) -> None:

@@ -10,6 +10,7 @@ import pytest
 
 from heredity.checkpoint import open_checkpoint
 from heredity.cli.main import main
+from heredity.evidence import plan
 
 MODELS = Path(__file__).resolve().parents[2] / "examples" / "models"
 
@@ -41,5 +42,5 @@ def test_compare_and_fingerprint_count_params_like_inspect(tmp_path: Path) -> No
     model = load_model(ckpt)
     expected = inspect_model(model).params
     assert expected == sum(a.size for n, a in ckpt.arrays.items() if n != "lm_head.weight")
-    assert compare(model, model, tests=["identical"]).a.params == expected
+    assert compare(model, model, tests=[plan.by_name("identical")()]).a.params == expected
     assert fingerprint.extract(model).params == expected

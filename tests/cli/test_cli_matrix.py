@@ -38,7 +38,7 @@ def engine(monkeypatch: pytest.MonkeyPatch) -> list[str]:
 def test_matrix_terminal(engine: list[str], capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["matrix", "m1", "m2", "x3"]) == 0
     out = capsys.readouterr().out
-    assert out.startswith("3 models, 3 pairs, 1 related, 2 lineage group(s)")
+    assert out.startswith("3 models, 3 pairs: 1 related, 2 independent, 0 inconclusive; 2 lineage group(s)")
     assert engine == ["m1", "m2", "x3"]
 
 

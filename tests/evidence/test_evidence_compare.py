@@ -9,6 +9,7 @@ from evidence_toys import Toy, make, to_model
 
 from heredity.compare import compare
 from heredity.errors import UsageError
+from heredity.evidence import plan
 from heredity.results import COMPARE_SCHEMA
 
 TOY = Toy(biases=True)
@@ -16,7 +17,7 @@ TOY = Toy(biases=True)
 
 def test_progress_and_selection() -> None:
     steps: list[tuple[str, int, int]] = []
-    c = compare(to_model(make(TOY, 1), TOY), to_model(make(TOY, 2), TOY), tests=["vectors"],
+    c = compare(to_model(make(TOY, 1), TOY), to_model(make(TOY, 2), TOY), tests=[plan.by_name("vectors")()],
                 progress=lambda s, d, t: steps.append((s, d, t)))
     assert steps == [("vectors", 0, 1), ("verdict", 1, 1)]
     assert [e.test for e in c.evidence] == ["vectors"]
@@ -27,7 +28,7 @@ def test_progress_and_selection() -> None:
 
 def test_unknown_test_is_usage_error() -> None:
     with pytest.raises(UsageError):
-        compare(to_model(make(TOY, 1), TOY), to_model(make(TOY, 2), TOY), tests=["bogus"])
+        plan.by_name("bogus")
 
 
 def test_to_dict_is_the_public_schema() -> None:

@@ -30,7 +30,7 @@ def base() -> dict[str, np.ndarray]:
 
 
 def test_finetune_related(base: dict[str, np.ndarray]) -> None:
-    c = compare(to_model(base, TOY), to_model(finetune(base, 2, eps=0.5), TOY))
+    c = compare(to_model(base, TOY), to_model(finetune(base, 2, eps=0.5), TOY), thorough=True)
     assert c.verdict.label == "related"
     by = {e.test: e for e in c.evidence}
     assert by["matching"].p_value < 1e-6 and by["vectors"].p_value < 1e-6
@@ -65,7 +65,7 @@ def test_upcycled_moe_related(base: dict[str, np.ndarray]) -> None:
     toy = Toy()
     dense = make(toy, 11)
     moe = upcycle(finetune(dense, 12, eps=0.2), toy, experts=4, seed=13)
-    c = compare(to_model(dense, toy), to_model(moe, toy, experts=4))
+    c = compare(to_model(dense, toy), to_model(moe, toy, experts=4), thorough=True)
     by = {e.test: e for e in c.evidence}
     assert by["experts"].p_value < 1e-20 and by["experts"].detail["upcycling"]["experts_are_copies"]
     assert c.verdict.label == "related"
@@ -109,7 +109,7 @@ def test_moe_vs_moe_finds_relabelled_experts() -> None:
     dense = make(toy, 31)
     a = upcycle(dense, toy, experts=4, seed=32)
     b = _shuffle_experts(finetune(a, 33, eps=0.2), 4, seed=34)
-    ev = {e.test: e for e in compare(to_model(a, toy, experts=4), to_model(b, toy, experts=4)).evidence}
+    ev = {e.test: e for e in compare(to_model(a, toy, experts=4), to_model(b, toy, experts=4), thorough=True).evidence}
     assert ev["experts"].detail["kind"] == "MoE vs MoE" and ev["experts"].p_value < 1e-20
 
 
@@ -117,6 +117,6 @@ def test_moe_upcycled_from_other_dense_not_matched() -> None:
     """Negative control: experts copied from a *different* dense model match nothing."""
     toy = Toy()
     moe = upcycle(make(toy, 41), toy, experts=4, seed=42)
-    ev = {e.test: e for e in compare(to_model(make(toy, 43), toy), to_model(moe, toy, experts=4)).evidence}
+    ev = {e.test: e for e in compare(to_model(make(toy, 43), toy), to_model(moe, toy, experts=4), thorough=True).evidence}
     assert ev["experts"].p_value > 1e-3
     assert ev["experts"].detail["upcycling"]["experts_are_copies"]  # the MoE itself is still upcycled

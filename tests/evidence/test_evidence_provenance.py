@@ -1,15 +1,19 @@
-"""Provenance hashes: every tensor a comparison read gets the sha256 of the values the tests saw."""
+"""Provenance: every tensor a comparison read gets the sha256 of the values the tests saw, recorded
+without swapping or mutating the caller's objects (so comparisons may run in parallel threads)."""
 
 from __future__ import annotations
 
 import hashlib
+import json
+from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
-from evidence_toys import Toy, make, to_model
+from evidence_toys import Toy, finetune, make, to_model
 
 from heredity.checkpoint.base import MemoryCheckpoint
+from heredity.checkpoint.recorder import ReadRecorder, RecordingCheckpoint, hashes, unique_bytes
 from heredity.compare import compare
-from heredity.provenance import HashingCheckpoint, record
+from heredity.evidence.vectors import VectorsTest
 from heredity.report.html import render
 
 TOY = Toy(biases=True)
@@ -17,45 +21,69 @@ TOY = Toy(biases=True)
 
 def test_every_read_tensor_is_hashed_as_read() -> None:
     ma, mb = to_model(make(TOY, 1), TOY), to_model(make(TOY, 2), TOY)
-    inner_a = ma.checkpoint
+    checkpoint, recorder = ma.checkpoint, ma.recorder
     c = compare(ma, mb)
-    hashes, rows = c.extras["tensor_sha256"], c.extras["tensor_rows"]
-    assert ma.checkpoint is inner_a  # the wrapper is gone after the comparison
+    digests, rows = c.extras["tensor_sha256"], c.extras["tensor_rows"]
+    assert ma.checkpoint is checkpoint and ma.recorder is recorder  # the caller's objects are untouched
+    assert ma.recorder.since() == () and ma.bytes_read == 0  # the comparison read through its own view
     for side, model in (("a", ma), ("b", mb)):
-        assert set(hashes[side]) == set(c.tensors_read[side]) and hashes[side]
-        for name, digest in hashes[side].items():
+        assert set(digests[side]) == set(c.tensors_read[side]) and digests[side]
+        for name, digest in digests[side].items():
             if name not in rows[side]:
                 assert digest == hashlib.sha256(model.checkpoint.read(name).tobytes()).hexdigest(), name
-    assert hashes["a"] != hashes["b"]
+    assert digests["a"] != digests["b"]
 
 
 def test_html_shows_hashes_not_placeholder() -> None:
-    c = compare(to_model(make(TOY, 1), TOY), to_model(make(TOY, 2), TOY), tests=["vectors"])
+    c = compare(to_model(make(TOY, 1), TOY), to_model(make(TOY, 2), TOY), tests=[VectorsTest()])
     html = render(c)
     assert "not recorded</span>" not in html  # no tensor row lacks its hash
     assert next(iter(c.extras["tensor_sha256"]["a"].values())) in html
     assert "float32 values each read returned" in html
 
 
-def test_same_model_on_both_sides_is_unwrapped_once() -> None:
+def test_same_model_on_both_sides() -> None:
     m = to_model(make(TOY, 1), TOY)
-    inner = m.checkpoint
-    c = compare(m, m, tests=["vectors"])
-    assert m.checkpoint is inner
+    c = compare(m, m, tests=[VectorsTest()])
+    assert m.recorder.since() == ()
     assert c.extras["tensor_sha256"]["a"] == c.extras["tensor_sha256"]["b"]
+    assert c.bytes_read["a"] == c.bytes_read["b"] > 0
+
+
+def _stable(d: dict) -> str:  # type: ignore[type-arg]
+    """The comparison's JSON without timings."""
+    d = dict(d)
+    d.pop("seconds")
+    d["evidence"] = [{k: v for k, v in e.items() if k != "seconds"} for e in d["evidence"]]
+    return json.dumps(d, sort_keys=True)
+
+
+def test_two_comparisons_in_two_threads_match_one_after_the_other() -> None:
+    """Two comparisons sharing one model run at once: same JSON as run in sequence."""
+    base = to_model(make(TOY, 1), TOY)
+    others = [to_model(finetune(make(TOY, 1), 3), TOY), to_model(make(TOY, 2), TOY)]
+    sequential = [_stable(compare(base, o).to_dict()) for o in others]
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        parallel = list(pool.map(lambda o: _stable(compare(base, o).to_dict()), others))
+    assert parallel == sequential
+    assert base.recorder.since() == ()
 
 
 def test_partial_reads_hash_the_rows_read() -> None:
     w = np.arange(24, dtype=np.float32).reshape(6, 4)
-    ck = HashingCheckpoint(MemoryCheckpoint({"w": w, "v": w[0]}))
+    rec = ReadRecorder()
+    ck = RecordingCheckpoint(MemoryCheckpoint({"w": w, "v": w[0]}), rec)
     ck.read("w", rows=slice(0, 2))
     ck.read("v")
-    hashes, rows = record(ck)
-    assert hashes["w"] == hashlib.sha256(w[:2].tobytes()).hexdigest() and rows == {"w": [[0, 2]]}
+    digests, rows = hashes(rec.since())
+    assert digests["w"] == hashlib.sha256(w[:2].tobytes()).hexdigest() and rows == {"w": [[0, 2]]}
     ck.read("w", rows=slice(4, 5))
     parts = hashlib.sha256(w[:2].tobytes()).hexdigest() + hashlib.sha256(w[4:5].tobytes()).hexdigest()
-    hashes, rows = record(ck)
-    assert hashes["w"] == hashlib.sha256(parts.encode()).hexdigest() and rows["w"] == [[0, 2], [4, 5]]
+    digests, rows = hashes(rec.since())
+    assert digests["w"] == hashlib.sha256(parts.encode()).hexdigest() and rows["w"] == [[0, 2], [4, 5]]
+    ck.read("w", rows=slice(0, 2))  # a repeated read is counted once
+    assert unique_bytes(rec.since()) == w.nbytes * 3 // 6 + w[0].nbytes
     ck.read("w", rows=slice(0, 6))  # the whole first axis counts as a whole read
-    hashes, rows = record(ck)
-    assert hashes["w"] == hashlib.sha256(w.tobytes()).hexdigest() and "w" not in rows
+    digests, rows = hashes(rec.since())
+    assert digests["w"] == hashlib.sha256(w.tobytes()).hexdigest() and "w" not in rows
+    assert unique_bytes(rec.since()) == w.nbytes + w[0].nbytes

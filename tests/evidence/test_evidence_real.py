@@ -7,6 +7,7 @@ from pathlib import Path
 import pytest
 
 from heredity.compare import compare
+from heredity.evidence import plan
 
 REAL = Path(__file__).resolve().parents[2].parent / "shared" / "realmodels"
 STORIES, XS_PT, XS_BIN = REAL / "stories260K.bin", REAL / "llama2xs" / "ckpt.pt", REAL / "llama2xs" / "model.bin"
@@ -31,6 +32,6 @@ def test_same_weights_two_formats_related() -> None:
 
 
 def test_reads_only_what_tests_need() -> None:
-    c = compare(STORIES, XS_PT, tests=["vectors"])
+    c = compare(STORIES, XS_PT, tests=[plan.by_name("vectors")()])
     assert c.bytes_read["a"] < 10_000  # norms only: 11 vectors of 64 floats
     assert all("norm" in n for n in c.tensors_read["a"])

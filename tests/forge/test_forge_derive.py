@@ -60,7 +60,7 @@ def test_obfuscations_keep_the_function_and_change_the_weights(family: str, fn) 
 
 
 def test_moge_expert_permutation_stays_inside_groups() -> None:
-    arrays, config = _model("pangu_moge")
+    arrays, config = _model("pangu_pro_moe")
     out, _ = obfuscate.permute_neurons(arrays, config, seed=3)
     per = 8 // 4
     for e in range(8):
@@ -148,7 +148,7 @@ def test_prune_depth_drops_and_renumbers_layers() -> None:
         prune.prune_depth(arrays, config, drop=[0, 1])
 
 
-@pytest.mark.parametrize("family", ["llama", "glm4", "gemma3", "qwen2_moe", "pangu_moge", "mixtral"])
+@pytest.mark.parametrize("family", ["llama", "glm4", "gemma3", "qwen2_moe", "pangu_pro_moe", "mixtral"])
 def test_prune_width_keeps_a_sub_tensor_of_the_parent(family: str) -> None:
     arrays, config = _model(family)
     out, config2 = prune.prune_width(arrays, config, hidden_fraction=0.75, neuron_fraction=0.5)

@@ -64,8 +64,8 @@ def test_sharded_save_loads_in_transformers_and_forge(tmp_path: Path) -> None:
     assert torch.allclose(ours, _hf_logits(tmp_path, idx), atol=1e-4)
 
 
-def test_pangu_moge_names_match_the_published_loader(tmp_path: Path) -> None:
-    cfg = preset("pangu_moge")
+def test_pangu_pro_moe_names_match_the_published_loader(tmp_path: Path) -> None:
+    cfg = preset("pangu_pro_moe")
     names = set(build(cfg).state_dict())
     p = "model.layers.0."
     expected = {
@@ -85,7 +85,7 @@ def test_pangu_moge_names_match_the_published_loader(tmp_path: Path) -> None:
     assert "moe_intermediate_size" in config and "shared_expert_intermediate_size" in config
 
 
-@pytest.mark.parametrize("family", [*SHIPPED, "pangu_moge"])
+@pytest.mark.parametrize("family", [*SHIPPED, "pangu_pro_moe"])
 def test_hf_config_round_trips(family: str) -> None:
     cfg = preset(family, "small")
     assert ForgeConfig.from_hf(cfg.to_hf()) == cfg

@@ -37,7 +37,7 @@ def test_every_token_takes_k_over_g_distinct_experts_in_every_group(experts: int
 
 
 def test_routing_invariant_holds_in_a_trained_model_on_real_text() -> None:
-    cfg = preset("pangu_moge")
+    cfg = preset("pangu_pro_moe")
     model = build(cfg, seed=2)
     idx = torch.from_numpy(encode(load_corpus("almanac")[:600]).reshape(4, 150))
     for ids in routing_ids(model, idx):
@@ -45,7 +45,7 @@ def test_routing_invariant_holds_in_a_trained_model_on_real_text() -> None:
 
 
 def test_router_scale_multiplies_unnormalised_softmax_weights() -> None:
-    cfg = preset("pangu_moge")
+    cfg = preset("pangu_pro_moe")
     layer = MoGE(cfg)
     with torch.no_grad():
         layer.router_scale.copy_(torch.arange(1.0, cfg.num_experts + 1.0)[None, :])

@@ -36,7 +36,7 @@ def test_batches_are_seeded_shifted_windows() -> None:
     assert np.array_equal(x1[:, 1:], y1[:, :-1])
 
 
-@pytest.mark.parametrize("family", ["llama", "qwen2_moe", "pangu_moge"])
+@pytest.mark.parametrize("family", ["llama", "qwen2_moe", "pangu_pro_moe"])
 def test_loss_drops(family: str) -> None:
     text = load_corpus("fables")
     model, losses = train(preset(family), text, steps=80, seed=1)

@@ -18,3 +18,9 @@ def test_table_lists_every_family_once() -> None:
     assert "transposed" in gpt2 and "split" in gpt2
     assert "llama2.c" in next(r for r in rows if r.startswith("| `llama`"))
     assert "MLA" in next(r for r in rows if r.startswith("| `deepseek_v3`"))
+
+
+def test_readme_holds_the_generated_table_exactly() -> None:
+    text = runpy.run_path(str(SCRIPT))["table"]()
+    readme = (SCRIPT.parents[1] / "README.md").read_text(encoding="utf-8")
+    assert text in readme, "README's architecture table is stale: run python scripts/gen_arch_table.py"

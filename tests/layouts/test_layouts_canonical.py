@@ -78,7 +78,7 @@ def test_gguf_unpermute_inverts_llama_cpp_permutation() -> None:
         "num_key_value_heads": kv_heads,
     }
     model = load_model(MemoryCheckpoint(arrays, config, format="gguf"))
-    assert model.spec.family == "gguf"
+    assert (model.spec.family, model.spec.format) == ("llama", "gguf")
     assert np.array_equal(model.get(Role.Q, 0), q)
     assert np.array_equal(model.get(Role.K, 0), k)
     assert np.array_equal(model.get(Role.Q_BIAS, 0), qb)
@@ -90,8 +90,8 @@ def test_gguf_unpermute_inverts_llama_cpp_permutation() -> None:
 def test_synth_gguf_matches_synth_llama_after_unpermute() -> None:
     a = load_model(make_checkpoint("llama", seed=9))
     b = load_model(make_checkpoint("gguf", seed=9))
-    assert b.spec.family == "gguf"
-    ck = b.checkpoint
+    assert b.spec.family == "llama"  # GGUF names, llama architecture
+    ck = b.stored_checkpoint(b.checkpoint)
     assert isinstance(ck, MemoryCheckpoint)
     # gguf stores permuted rows; the canonical rows must have HF (rotate-half) structure again
     stored = ck.arrays["blk.0.attn_q.weight"]
@@ -130,7 +130,7 @@ def test_transformers5_fused_experts() -> None:
             assert np.array_equal(model.get(Role.EXPERT_UP, 0, e), up[e])
             assert np.array_equal(model.get(Role.EXPERT_DOWN, 0, e), down[e])
         ref = model.ref(Role.EXPERT_UP, 0, 2)
-        model.read_log.clear()
+        model = model.view()  # a fresh read recorder
         model.load(ref)
         assert (
             model.bytes_read == arrays["model.layers.0.mlp.experts.gate_up_proj"][2].nbytes

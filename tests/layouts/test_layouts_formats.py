@@ -49,7 +49,8 @@ def test_every_format_inspects_the_same(kind: str, tmp_path: Path) -> None:
     got = inspect_model(model).to_dict()
     for key in SAME_EVERYWHERE:
         assert got[key] == reference[key], key
-    assert got["family"] == ("gguf" if kind.startswith("gguf") else "llama")
+    assert got["family"] == "llama"  # a GGUF's family is its general.architecture
+    assert got["format"] == ("gguf" if kind.startswith("gguf") else got["format"])
     if kind in ("safetensors", "gguf-F32"):  # lossless: the canonical tensors are bit-identical
         want = load_model(make_checkpoint("llama", seed=4))
         for role, layer in ((Role.Q, 1), (Role.K, 0), (Role.MLP_DOWN, 1), (Role.ATTN_NORM, 0)):

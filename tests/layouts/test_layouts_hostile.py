@@ -75,3 +75,18 @@ def test_expert_index_in_names_beyond_table_is_unknown_not_crash() -> None:
 def test_empty_checkpoint_is_unknown_family_not_an_error() -> None:
     model = load_model(MemoryCheckpoint({}, {}))
     assert model.spec.family == "unknown" and model.spec.layers == 0 and model.refs == []
+
+
+def test_very_deep_names_cost_no_quadratic_prefix_search() -> None:
+    """Wrapper prefixes are looked for only a few segments deep: 2,000 names of 2,000 segments each
+    (8 MB of names, as a hostile header may hold) are laid out at once, not in 10**10 steps."""
+    deep = {".".join(["x"] * 2000 + [str(i), "weight"]): (2,) for i in range(2000)}
+    model = load_model(HeaderOnly(deep, {}))
+    assert model.prefix == "" and model.spec.family == "unknown"
+    assert len(model.unknown) + len(model.refs) == 2000
+
+
+def test_wrapped_names_are_found_under_a_shallow_prefix_only() -> None:
+    names = {"a.b.c.d.e.f.g." + n: i.shape for n, i in make_checkpoint("llama", seed=1).tensors.items()}
+    model = load_model(HeaderOnly(names, {}))
+    assert model.prefix == ""  # seven segments deep: not a wrapper heredity looks for

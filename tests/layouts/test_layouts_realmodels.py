@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from heredity.inspect import inspect_model
@@ -58,7 +59,8 @@ def _packaged(name: str) -> Path:
 def test_smollm2_gguf() -> None:
     model = load_model(_packaged("smollm2"))
     r = inspect_model(model)
-    assert (r.family, r.layers, r.hidden_size, r.heads, r.kv_heads, r.intermediate_size) == (
+    assert (r.family, r.format, r.layers, r.hidden_size, r.heads, r.kv_heads, r.intermediate_size) == (
+        "llama",
         "gguf",
         30,
         576,
@@ -76,7 +78,8 @@ def test_smollm2_gguf() -> None:
 def test_gemma3_gguf() -> None:
     model = load_model(_packaged("gemma3-270m"))
     r = inspect_model(model)
-    assert (r.family, r.layers, r.hidden_size, r.heads, r.kv_heads, r.intermediate_size) == (
+    assert (r.family, r.format, r.layers, r.hidden_size, r.heads, r.kv_heads, r.intermediate_size) == (
+        "gemma3",
         "gguf",
         18,
         640,
@@ -102,3 +105,35 @@ def test_all_minilm_bert() -> None:
     )
     assert r.unknown_tensors == () and r.roles["post_mlp_norm_bias"] == 6 and r.roles["pooler"] == 1
     assert r.params == 22_713_216
+
+
+def _rewrapped(src: Path, dst: Path, prefix: str) -> None:
+    """``src`` with every tensor renamed ``prefix + name``: a new header over the same data bytes."""
+    import json
+    import shutil
+    import struct
+
+    with open(src, "rb") as f:
+        (n,) = struct.unpack("<Q", f.read(8))
+        header = json.loads(f.read(n))
+        renamed = {(k if k == "__metadata__" else prefix + k): v for k, v in header.items()}
+        raw = json.dumps(renamed).encode()
+        dst.parent.mkdir(parents=True, exist_ok=True)
+        with open(dst, "wb") as out:
+            out.write(struct.pack("<Q", len(raw)) + raw)
+            shutil.copyfileobj(f, out)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("prefix", ["0.auto_model.", "model.0.auto_model."])
+def test_all_minilm_under_sentence_transformers_prefixes(tmp_path: Path, prefix: str) -> None:
+    """The real all-MiniLM-L6-v2 weights named as a SentenceTransformer state dict (and its ONNX
+    export) map exactly as the bare model does."""
+    src = _packaged("all-minilm-l6-v2")
+    bare = load_model(src)
+    _rewrapped(src / "model.safetensors", tmp_path / "st" / "model.safetensors", prefix)
+    model = load_model(tmp_path / "st")
+    r = inspect_model(model)
+    assert (r.family, r.prefix_stripped, r.unknown_tensors, r.components) == ("bert", prefix, (), ())
+    assert r.roles == inspect_model(bare).roles and r.params == 22_713_216
+    assert np.array_equal(model.get(Role.Q, 3), bare.get(Role.Q, 3))

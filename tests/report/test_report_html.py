@@ -11,8 +11,9 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).parent))
 import report_samples  # noqa: E402
 
+from heredity.plotdata import CurvesPlot, HeatmapPlot, NullPlot, ScatterPanel, ScatterPlot
 from heredity.report import html  # noqa: E402
-from heredity.results import Evidence  # noqa: E402
+from heredity.results import Evidence, Exclusion  # noqa: E402
 
 TWIN = re.compile(r'<script type="application/json" id="heredity-json">(.*?)</script>', re.S)
 
@@ -63,11 +64,12 @@ def test_missing_hashes_are_stated() -> None:
 
 def test_bad_plot_data_becomes_notes_not_crashes() -> None:
     comp = report_samples.comparison()
+    nan = float("nan")
     odd = (
-        Evidence("layers", True, 0.1, 0.5, detail={"similarity": [[1, 2], [3]], "path": "x"}),
-        Evidence("attn_std", True, 0.1, 0.5, descriptive=True, detail={"curves": {"a": {"q": ["x"]}, "b": 3}}),
-        Evidence("matching", True, 0.1, 0.5, detail={"null": ["a", None]}),
-        Evidence("vectors", True, 0.1, 0.5, detail={"vectors": {"x": {"a": [1.0]}}}),
+        Evidence("layers", True, 0.1, 0.5, plots=(HeatmapPlot("layers: heat", "c", ((1.0, 2.0), (3.0,)), "x", "y", "z"),)),
+        Evidence("attn_std", True, 0.1, None, descriptive=True, plots=(CurvesPlot("c", "c", {"q": (nan,)}, {}),)),
+        Evidence("matching", True, 0.1, 0.5, plots=(NullPlot("n", "c", (nan, nan), 1.0, "s"),)),
+        Evidence("vectors", True, 0.1, 0.5, plots=(ScatterPlot("s", "c", (ScatterPanel("x", (1.0,), ()),)),)),
     )
     page = html.render(dataclasses.replace(comp, evidence=odd))
     assert page.count('class="note"') >= 4 and "<svg" not in page
@@ -78,8 +80,9 @@ def test_inconclusive_without_p_value_is_explained() -> None:
     from heredity.results import Verdict
 
     verdict = Verdict("inconclusive", None, "No lineage test could run on these models.", reason="unknown family")
-    comp = report_samples.comparison(verdict=verdict, evidence=(Evidence("vectors", False, reason="no vectors"),))
+    comp = report_samples.comparison(verdict=verdict, evidence=(Evidence("vectors", False, reason="no vectors",
+                                                                                   excluded=Exclusion.MISSING),))
     page = html.render(comp)
     assert 'class="verdict inconclusive"' in page and "no combined p-value (no test could run)" in page
-    assert "No test that ran stored plot data." in page
+    assert "No test that ran attached a plot." in page
     assert terminal.render_text(comp).startswith("INCONCLUSIVE: No lineage test could run on these models.  (combined p = -)")

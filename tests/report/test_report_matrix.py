@@ -77,7 +77,8 @@ def test_progress_reports_each_step(result: MatrixResult) -> None:
 
 def test_terminal_tree(result: MatrixResult) -> None:
     text = matrix_render.render_text(result)
-    assert text.startswith("5 models, 10 pairs, 6 related, 2 lineage group(s)")
+    assert text.startswith("5 models, 10 pairs: 6 related, 4 independent, 0 inconclusive; 2 lineage group(s)")
+    assert "rel 1.0e-30" in text and "ind " in text  # the verdict, not only the p-value, in each cell
     lines = text.splitlines()
     tree = lines[lines.index(next(x for x in lines if x.startswith("lineage"))):]
     assert [x.strip(" │├└─") for x in tree[1:6]] == ["base", "ft1  (p = 1.0e-30)", "ft2  (p = 1.0e-40)", "ft3  (p = 1.0e-20)", "other"]

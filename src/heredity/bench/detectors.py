@@ -19,12 +19,17 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 from heredity.bench.metrics import score_from_p
 from heredity.bench.results import Outcome
 from heredity.results import Comparison, Evidence
 from heredity.verdict import LENIENT_P
+
+if TYPE_CHECKING:
+    from collections.abc import Sequence
+
+    from heredity.evidence.base import EvidenceTest
 
 ATTN_STD_PUBLISHED_THRESHOLD = 0.9  # HonestAGI: correlation above 0.9 read as "same lineage"
 ATTN_STD = "attn_std"
@@ -76,11 +81,12 @@ class HeredityDetector:
 
     name = COMBINED
 
-    def __init__(self, tests: list[str] | None = None, seed: int = 0) -> None:
+    def __init__(self, tests: Sequence[EvidenceTest] | None = None, seed: int = 0) -> None:
         self.tests = tests
         self.seed = seed
 
     def run(self, a: str, b: str) -> Mapping[str, Outcome]:
         from heredity.compare import compare
 
-        return comparison_outcomes(compare(a, b, tests=self.tests, seed=self.seed))
+        # thorough: every test's outcome is scored alone, so none may be skipped by the adaptive plan
+        return comparison_outcomes(compare(a, b, tests=self.tests, seed=self.seed, thorough=True))

@@ -27,6 +27,7 @@ from typing import Any
 
 from heredity.bench.baseline import empirical_p
 from heredity.bench.detectors import ATTN_STD, ATTN_STD_PUBLISHED_THRESHOLD
+from heredity.evidence.attn_std import AttnStdTest
 from heredity.results import Comparison
 
 CASE_SCHEMA = "heredity.case/1"
@@ -117,12 +118,12 @@ def build_models(root: Path, plan: CasePlan) -> dict[str, str]:
         "dense": dense,
         "upcycled": f.derived(f"moge-upcycled-s{UPCYCLE_SEED}", dense, upcycle_and_train, steps=plan.tune_steps,
                               seed=UPCYCLE_SEED),
-        "independent": f.base(f"moge-scratch-s{MOGE_SEED}", "pangu_moge", CORPUS, MOGE_SEED),
+        "independent": f.base(f"moge-scratch-s{MOGE_SEED}", "pangu_pro_moe", CORPUS, MOGE_SEED),
     }
     for s in plan.null_dense_seeds:
         models[f"null-dense-s{s}"] = f.base(f"qwen2-dense-s{s}", "qwen2", CORPUS, s)
     for s in plan.null_moge_seeds:
-        models[f"null-moge-s{s}"] = f.base(f"moge-scratch-s{s}", "pangu_moge", CORPUS, s)
+        models[f"null-moge-s{s}"] = f.base(f"moge-scratch-s{s}", "pangu_pro_moe", CORPUS, s)
     return models
 
 
@@ -145,7 +146,7 @@ def attn_std_null(models: dict[str, str], seed: int) -> tuple[list[float], list[
 
     values, names = [], []
     for x, y in null_pairs(models):
-        r = attn_std_of(compare(models[x], models[y], tests=[ATTN_STD], seed=seed))
+        r = attn_std_of(compare(models[x], models[y], tests=[AttnStdTest(seed=seed)]))
         if r is not None:
             values.append(r)
             names.append(f"{x} vs {y}")
@@ -156,7 +157,7 @@ def study_pair(name: str, label: str, a: str, b: str, null: Sequence[float], see
     """Run every heredity test on one pair and read its attn_std against the null."""
     from heredity.compare import compare
 
-    comp = compare(a, b, seed=seed)
+    comp = compare(a, b, seed=seed, thorough=True)  # the case shows every test side by side
     r = attn_std_of(comp)
     return PairResult(name, label, r, None if r is None or not null else empirical_p(r, null), comp)
 

@@ -7,6 +7,7 @@ silently ignored would turn a readable model into an "unknown family" one withou
 from __future__ import annotations
 
 import json
+import math
 from pathlib import Path
 from typing import Any
 
@@ -17,6 +18,18 @@ CONFIG_NAME = "config.json"
 _FIX = "fix or delete config.json (it must be one JSON object)"
 
 
+def _no_constant(name: str) -> float:
+    raise ValueError(f"{name} is not JSON")
+
+
+def _finite(text: str) -> float:
+    """JSON has no NaN or infinity; ``1e999`` would parse as one, so it is refused too."""
+    value = float(text)
+    if not math.isfinite(value):
+        raise ValueError(f"number {text[:40]} is out of range")
+    return value
+
+
 def read_json_object(path: Path, limit: int = MAX_CONFIG_BYTES, what: str = "file") -> dict[str, Any]:
     """Parse ``path`` as one JSON object of at most ``limit`` bytes; ``CorruptCheckpointError`` else."""
     size = path.stat().st_size
@@ -25,7 +38,7 @@ def read_json_object(path: Path, limit: int = MAX_CONFIG_BYTES, what: str = "fil
             f"{what} is {size} bytes, more than the {limit} allowed", path=path, fix=_FIX
         )
     try:
-        value = json.loads(path.read_bytes().decode("utf-8"))
+        value = json.loads(path.read_bytes().decode("utf-8"), parse_constant=_no_constant, parse_float=_finite)
     except (ValueError, UnicodeDecodeError, RecursionError) as exc:
         raise CorruptCheckpointError(
             f"{what} is not valid JSON ({type(exc).__name__})", path=path, fix=_FIX

@@ -69,9 +69,15 @@ class GGUFCheckpoint(Checkpoint):
             raise InputError("read after close", path=self.source, fix="open the checkpoint again")
         span = self._spans[name]
         flat = self._map[span.start : span.start + span.nbytes]
-        if info.dtype in PLAIN_TYPES:
-            return flat.view(PLAIN_TYPES[info.dtype]).reshape(info.shape)
-        return flat.reshape((*info.shape[:-1], -1))  # each row is whole quantisation blocks
+        if info.dtype not in PLAIN_TYPES and flat.size == 0:
+            raise InputError(f"quantised tensor '{safe_name(name)}' holds no elements", path=self.source)
+        try:
+            if info.dtype in PLAIN_TYPES:
+                return flat.view(PLAIN_TYPES[info.dtype]).reshape(info.shape)
+            return flat.reshape((*info.shape[:-1], -1))  # each row is whole quantisation blocks
+        except ValueError:  # e.g. a zero dimension beside one beyond numpy's limits
+            raise InputError(f"tensor '{safe_name(name)}' has an impossible shape {info.shape}",
+                             path=self.source) from None
 
     def close(self) -> None:
         self._map = None
@@ -90,7 +96,8 @@ def _dequantise(raw: np.ndarray, dtype: str) -> np.ndarray:
 
     if dtype in PLAIN_TYPES:
         return raw.astype(np.float32)
-    return dequantize(raw, GGMLQuantizationType[dtype])
+    with np.errstate(invalid="ignore", over="ignore"):  # NaN/Inf scales are data, reported by the scan
+        return dequantize(raw, GGMLQuantizationType[dtype])
 
 
 def open_gguf(path: str | Path) -> GGUFCheckpoint:

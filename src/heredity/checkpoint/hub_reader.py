@@ -19,7 +19,7 @@ import numpy as np
 
 from heredity.checkpoint._hub_source import ByteSource, HubRepo
 from heredity.checkpoint.base import Checkpoint, TensorInfo
-from heredity.checkpoint.dtypes import SAFETENSORS_DTYPES, to_float32
+from heredity.checkpoint.dtypes import decode_float32, storage_dtype
 from heredity.checkpoint.safetensors_header import HeaderEntry, header_length, parse_header
 from heredity.checkpoint.scan import note_nonfinite
 from heredity.errors import CorruptCheckpointError, InputError, NotFoundError, require, safe_name
@@ -66,10 +66,10 @@ class HubCheckpoint(Checkpoint):
     def _read(self, name: str, rows: slice | None) -> np.ndarray:
         self.info(name)
         e, src = self._remote[name].entry, self._remote[name].source
-        dtype = SAFETENSORS_DTYPES[e.dtype]
+        dtype = storage_dtype(e.dtype)
         if rows is None or not e.shape:
             raw = np.frombuffer(src.read(e.start, e.stop), dtype=dtype).reshape(e.shape)
-            return to_float32(raw if rows is None else raw[rows])
+            return decode_float32(raw if rows is None else raw[rows], e.dtype)
         lo, hi, step = rows.indices(e.shape[0])
         if step < 0:
             raise InputError("negative row steps are not supported", path=self.source)
@@ -77,7 +77,7 @@ class HubCheckpoint(Checkpoint):
         row_bytes = (e.stop - e.start) // e.shape[0] if e.shape[0] else 0
         blob = src.read(e.start + lo * row_bytes, e.start + hi * row_bytes)
         raw = np.frombuffer(blob, dtype=dtype).reshape((hi - lo, *e.shape[1:]))
-        return to_float32(raw[::step])
+        return decode_float32(raw[::step], e.dtype)
 
 
 def _info(r: _Remote) -> TensorInfo:

@@ -107,15 +107,25 @@ def expected_size(h: Llama2cHeader) -> int:
     return HEADER.size + FLOAT * sum(_numel(shape) for _, shape in layout(h))
 
 
-def _header_of(path: Path) -> Llama2cHeader | str:
-    with open(path, "rb") as f:
-        parsed = parse_header(f.read(HEADER.size))
+def check_header(head: bytes, size: int) -> Llama2cHeader | str:
+    """The header parsed from a file's first bytes, checked against the file's ``size``; or a reason."""
+    parsed = parse_header(head)
     if isinstance(parsed, str):
         return parsed
-    size, want = path.stat().st_size, expected_size(parsed)
+    want = expected_size(parsed)
     if size != want:
         return f"header implies {want} bytes but the file has {size}"
     return parsed
+
+
+def _header_of(path: Path) -> Llama2cHeader | str:
+    with open(path, "rb") as f:
+        return check_header(f.read(HEADER.size), os.fstat(f.fileno()).st_size)
+
+
+def header_matches(head: bytes, size: int) -> bool:
+    """The sniff: the header in ``head`` is sane and its arithmetic matches ``size`` exactly."""
+    return isinstance(check_header(head, size), Llama2cHeader)
 
 
 def looks_like_llama2c(path: str | os.PathLike[str]) -> bool:

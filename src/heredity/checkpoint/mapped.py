@@ -9,24 +9,30 @@ from __future__ import annotations
 
 import contextlib
 import mmap
-from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 
 from heredity.checkpoint.base import Checkpoint, TensorInfo
-from heredity.checkpoint.dtypes import SAFETENSORS_DTYPES, to_float32
+from heredity.checkpoint.dtypes import (
+    ITEMSIZE,
+    SAFETENSORS_DTYPES,
+    decode_float32,
+    decode_into,
+    storage_dtype,
+)
 from heredity.checkpoint.scan import note_nonfinite
 from heredity.errors import InputError, safe_name
 
 _RELEASE_MIN = 64 << 10  # smaller reads are not worth a system call
+_DECODE_BLOCK = 8 << 20  # stored bytes decoded (then released) at a time by a large read
 
 
-@dataclass(frozen=True)
-class Span:
-    """One tensor's bytes: ``file[start:stop]`` holds ``shape`` elements of ``dtype`` (safetensors name)."""
+class Span(NamedTuple):
+    """One tensor's bytes: ``file[start:stop]`` holds ``shape`` elements of ``dtype`` (safetensors name).
+    A named tuple, not a dataclass: a DeepSeek-V3 header makes 95,000 of them, 4x faster to build."""
 
     name: str
     dtype: str
@@ -82,18 +88,35 @@ class MappedCheckpoint(Checkpoint):
 
     def read_raw(self, name: str, rows: slice | None = None) -> np.ndarray:
         """Stored elements of ``name`` (or of some rows), unconverted: a read-only view on the map."""
+        return self._view(name, rows, SAFETENSORS_DTYPES.__getitem__)
+
+    def _view(self, name: str, rows: slice | None, dtype_of: Callable[[str], np.dtype]) -> np.ndarray:
         span, start, shape, step = self._window(name, rows)
         count = int(np.prod(shape, dtype=np.int64))
-        dtype = SAFETENSORS_DTYPES[span.dtype]
-        raw = np.frombuffer(self._map(span.file), dtype=dtype, count=count, offset=start).reshape(shape)
+        raw = np.frombuffer(self._map(span.file), dtype=dtype_of(span.dtype), count=count, offset=start).reshape(shape)
         return raw[::step] if step != 1 else raw
 
+    def span(self, name: str) -> Span:
+        """Where tensor ``name``'s bytes lie (for readers of raw bytes, e.g. streaming statistics)."""
+        self.info(name)
+        if self._closed:
+            raise InputError("checkpoint is closed", path=self.source, fix="open it again")
+        return self._spans[name]
+
     def read(self, name: str, rows: slice | None = None) -> np.ndarray:
-        out = to_float32(self.read_raw(name, rows))
-        span, start, shape, _ = self._window(name, rows)
-        self._release(
-            span.file, start, int(np.prod(shape, dtype=np.int64)) * SAFETENSORS_DTYPES[span.dtype].itemsize
-        )
+        bits = self._view(name, rows, storage_dtype)  # bfloat16 as its bits: no ml_dtypes needed
+        span, start, shape, step = self._window(name, rows)
+        nbytes = int(np.prod(shape, dtype=np.int64)) * ITEMSIZE[span.dtype]
+        if step != 1 or bits.ndim == 0 or nbytes <= _DECODE_BLOCK:
+            out = decode_float32(bits, span.dtype)
+            self._release(span.file, start, nbytes)
+        else:  # block by block, each block's pages released once decoded: the stored bytes and the
+            out = np.empty(bits.shape, np.float32)  # float32 copy are never resident in full together
+            per_row = nbytes // max(bits.shape[0], 1)
+            block = max(1, _DECODE_BLOCK // max(per_row, 1))
+            for r in range(0, bits.shape[0], block):
+                decode_into(bits[r : r + block], span.dtype, out[r : r + block])
+                self._release(span.file, start + r * per_row, min(block, bits.shape[0] - r) * per_row)
         note_nonfinite(self, name, out)
         return out
 

@@ -98,7 +98,11 @@ class ONNXCheckpoint(Checkpoint):
         if s.file is None:
             from onnx import numpy_helper
 
-            a = np.asarray(numpy_helper.to_array(s.proto)).reshape(s.shape)
+            try:
+                a = np.asarray(numpy_helper.to_array(s.proto)).reshape(s.shape)
+            except (ValueError, TypeError):  # typed data fields whose count does not fit the dims
+                raise CorruptCheckpointError(f"initialiser '{safe_name(name)}' holds data that does not fit its "
+                                             f"shape {s.shape}", path=self.source, fix=FIX) from None
             return a if rows is None else a[rows]
         return _read_external(s, rows)
 
@@ -106,13 +110,17 @@ class ONNXCheckpoint(Checkpoint):
         values = self._raw(q.values, rows).astype(np.float32)
         scale = self._raw(q.scale, None).astype(np.float32)
         zero = self._raw(q.zero_point, None).astype(np.float32) if q.zero_point else np.zeros(1, np.float32)
+        if zero.size not in (1, scale.size):
+            raise CorruptCheckpointError(f"zero point of '{safe_name(q.values)}' does not fit its scale",
+                                         path=self.source, fix=FIX)
         if scale.size > 1:  # per-channel along q.axis
             shape = [1] * values.ndim
             shape[q.axis] = scale.size
-            scale, zero = scale.reshape(shape), zero.reshape(shape)
+            scale, zero = scale.reshape(shape), np.broadcast_to(zero, scale.shape).reshape(shape)
             if q.axis == 0 and rows is not None:
                 scale, zero = scale[rows], zero[rows]
-        return np.asarray((values - zero) * scale, dtype=np.float32, order="C")
+        with np.errstate(over="ignore", invalid="ignore"):  # inf/NaN scales are data, reported by the scan
+            return np.asarray((values - zero) * scale, dtype=np.float32, order="C")
 
 
 def _info(name: str, s: _Stored, path: Path) -> TensorInfo:
@@ -156,8 +164,11 @@ def _external_location(proto: Any, folder: Path, path: Path) -> tuple[Path, int,
     """The (file, offset, length) of an external initialiser; the file must stay inside ``folder``."""
     entries = {e.key: e.value for e in proto.external_data}
     location = entries.get("location", "")
-    target = (folder / location).resolve()
-    if not location or Path(location).is_absolute() or not target.is_relative_to(folder.resolve()):
+    if not isinstance(location, str):  # a string field that is not valid UTF-8 comes back as bytes
+        raise CorruptCheckpointError(f"external data location of '{safe_name(proto.name)}' is not text",
+                                     path=path, fix=FIX)
+    target = (folder / location.replace("\0", "?")).resolve()
+    if not location or "\0" in location or Path(location).is_absolute() or not target.is_relative_to(folder.resolve()):
         raise UnsafeCheckpointError(
             f"initialiser '{safe_name(proto.name)}' points outside the model folder: {safe_name(location)}",
             path=path,
@@ -245,6 +256,8 @@ def open_onnx(path: str | Path) -> ONNXCheckpoint:
         ) from None
     stored = {}
     for proto in model.graph.initializer:
+        if not isinstance(proto.name, str):  # a name that is not valid UTF-8 comes back as bytes
+            raise CorruptCheckpointError("an initialiser's name is not text", path=p, fix=FIX)
         s = _stored(proto, p.parent, p)
         if s is not None:
             stored[proto.name] = s

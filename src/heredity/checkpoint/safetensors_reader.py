@@ -11,6 +11,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+from heredity.checkpoint._gc import gc_paused
 from heredity.checkpoint.config_file import config_beside
 from heredity.checkpoint.mapped import MappedCheckpoint, Span
 from heredity.checkpoint.safetensors_header import HeaderEntry, read_header
@@ -35,11 +36,12 @@ def open_safetensors(path: str | os.PathLike[str]) -> MappedCheckpoint:
     p = Path(path)
     if not p.exists():
         raise NotFoundError("no such file or folder", path=p)
-    if p.is_dir() or p.name.endswith(".index.json"):
-        index = p / INDEX_NAME if p.is_dir() else p
-        return _open_sharded(index)
-    spans = [_span(e, p) for e in _header_of(p)]
-    return MappedCheckpoint(p, "safetensors", spans, config_beside(p))
+    with gc_paused():
+        if p.is_dir() or p.name.endswith(".index.json"):
+            index = p / INDEX_NAME if p.is_dir() else p
+            return _open_sharded(index)
+        spans = [_span(e, p) for e in _header_of(p)]
+        return MappedCheckpoint(p, "safetensors", spans, config_beside(p))
 
 
 def _open_sharded(index: Path) -> MappedCheckpoint:
@@ -48,10 +50,13 @@ def _open_sharded(index: Path) -> MappedCheckpoint:
     folder = index.parent
     weight_map = read_weight_map(index)
     shards = {f: shard_path(folder, f, index) for f in sorted(set(weight_map.values()))}
+    by_shard: dict[str, list[str]] = {}  # one pass: a 163-shard index of 91k names is not 163 passes
+    for name, fname in weight_map.items():
+        by_shard.setdefault(fname, []).append(name)
     spans: list[Span] = []
     for fname, shard in shards.items():
         headers = {e.name: e for e in _header_of(shard)}
-        for name in (n for n, f in weight_map.items() if f == fname):
+        for name in by_shard[fname]:
             if name not in headers:
                 raise CorruptCheckpointError(
                     f"index lists tensor '{safe_name(name)}' in {safe_name(fname)}, which lacks it",

@@ -34,7 +34,12 @@ def shard_path(folder: Path, fname: str, index: Path) -> Path:
             f"index names shard '{safe_name(fname)}' outside the model folder", path=index, fix=INDEX_FIX
         )
     shard = folder / pure
-    if not shard.exists():
+    try:
+        exists = shard.exists()
+    except OSError as exc:  # a name too long for the file system, ...
+        raise CorruptCheckpointError(f"index names shard '{safe_name(fname)}', which is not a usable file name "
+                                     f"({exc.strerror})", path=index, fix=INDEX_FIX) from None
+    if not exists:
         raise NotFoundError(
             f"shard '{safe_name(fname)}' named by the index is missing",
             path=index,

@@ -26,7 +26,7 @@ def detectors(cmds: tuple[str, ...], tests: str | None, seed: int, skip_heredity
     from heredity.bench.detectors import HeredityDetector
     from heredity.bench.external import CommandDetector
 
-    found: list[Detector] = [] if skip_heredity else [HeredityDetector(out.split_names(tests), seed)]
+    found: list[Detector] = [] if skip_heredity else [HeredityDetector(out.test_plan(tests, seed), seed)]
     for i, template in enumerate(cmds):
         found.append(CommandDetector(template, name="cmd" if i == 0 else f"cmd{i + 1}"))
     return found
@@ -34,7 +34,7 @@ def detectors(cmds: tuple[str, ...], tests: str | None, seed: int, skip_heredity
 
 @click.command(name="bench")
 @click.option("--quick", is_flag=True, help="The quick suite (minutes on 2 cores; what CI runs).")
-@click.option("--root", type=click.Path(file_okay=False), default=None,
+@click.option("--root", type=click.Path(file_okay=False), default=None, callback=out._check_folder_option,
               help="Where the suite's models are built and cached (default: ~/.cache/heredity/bench).")
 @out.format_option(("terminal", "json"))
 @out.output_option()

@@ -13,8 +13,8 @@ def command() -> None:
 
 
 @command.command("moge-upcycle")
-@click.option("-o", "--output", "outdir", type=click.Path(file_okay=False), default="moge-upcycle-case",
-              show_default=True, help="Folder for the models (cached), the HTML reports and case.json.")
+@out.output_folder_option("outdir", default="moge-upcycle-case", show_default=True,
+                          help="Folder for the models (cached), the HTML reports and case.json.")
 @click.option("--quick", is_flag=True, help="Fewer steps and null models (what CI runs).")
 @out.format_option(("terminal", "json"))
 @out.seed_option

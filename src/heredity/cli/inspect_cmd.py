@@ -13,16 +13,24 @@ from heredity.cli import _output as out
 @click.argument("model")
 @out.format_option(("terminal", "json"))
 def command(model: str, fmt: str) -> None:
-    """Show a model's family, structure, dtypes and tensor roles (reads headers only)."""
+    """Show a model's family, structure, dtypes and tensor roles (reads headers only).
+
+    MODEL may also be a fingerprint file: its model's structure and roles are shown."""
+    from pathlib import Path
+
+    from heredity import fingerprint
     from heredity.inspect import inspect_model
     from heredity.layouts import load_model
     from heredity.report import inspect_render
 
-    loaded = load_model(model)
-    try:
-        result = inspect_model(loaded)
-    finally:
-        loaded.checkpoint.close()
+    if fingerprint.is_fingerprint_file(Path(model)):
+        result = fingerprint.inspect_fingerprint(fingerprint.load(model))
+    else:
+        loaded = load_model(model)
+        try:
+            result = inspect_model(loaded)
+        finally:
+            loaded.checkpoint.close()
     if fmt == "json":
         out.write_text(json.dumps(result.to_dict(), indent=2) + "\n", None)
     else:

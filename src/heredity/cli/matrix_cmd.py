@@ -26,7 +26,7 @@ def command(models: tuple[str, ...], fmt: str, output: str | None, tests: str | 
     if output and output.endswith((".html", ".htm")) and fmt == "terminal":
         fmt = "html"
     with out.progress(quiet) as bar:
-        result = compare_all(list(models), LibraryEngine(), tests=out.split_names(tests), seed=seed, progress=bar)
+        result = compare_all(list(models), LibraryEngine(), tests=out.test_plan(tests, seed), seed=seed, progress=bar)
     result = dataclasses.replace(result, command=out.command_line())
     console = out.stdout_console()
     if fmt == "terminal" and output is None and console.is_terminal:

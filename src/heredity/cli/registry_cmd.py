@@ -163,11 +163,3 @@ def import_cmd(file: str, db: str | None) -> None:
         added, present = reg.import_from(src)
     click.echo(f"imported {len(added)} entries ({len(present)} already present)")
 
-
-def _commands() -> tuple[click.Command, ...]:
-    from heredity.cli import scan_cmd, verify_claim_cmd
-
-    return (command, scan_cmd.command, verify_claim_cmd.command)
-
-
-COMMANDS = _commands()

@@ -13,9 +13,10 @@ from heredity.cli.compare_cmd import emit, run_compare
 @click.argument("b")
 @out.output_option(required=True)
 @out.tests_option
+@out.thorough_option
 @out.seed_option
 @out.quiet_option
-def command(a: str, b: str, output: str, tests: str | None, seed: int, quiet: bool) -> None:
+def command(a: str, b: str, output: str, tests: str | None, thorough: bool, seed: int, quiet: bool) -> None:
     """Compare A and B and write one HTML file: verdict, evidence, plots, provenance, JSON twin."""
-    comp = run_compare(a, b, tests=out.split_names(tests), seed=seed, quiet=quiet)
+    comp = run_compare(a, b, tests=out.test_plan(tests, seed), seed=seed, quiet=quiet, thorough=thorough)
     emit(comp, "html", output, quiet)

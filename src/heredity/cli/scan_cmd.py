@@ -27,8 +27,10 @@ from heredity.errors import EXIT_BAD_INPUT, safe_name
 @out.quiet_option
 def command(sources: tuple[str, ...], from_file: str | None, db: str, engine: str, workers: int, fmt: str,
             output: str | None, seed: int, quiet: bool) -> None:
-    """Fingerprint SOURCES (model folders, files, hub ids, or folders of models) into the registry;
-    already registered content is skipped, a bad source is recorded and the scan goes on.  Exit 0 when anything was scanned, 2 when
+    """Fingerprint many models into the registry, then show their lineage forest and nearest bases.
+
+    SOURCES are model folders, files, hub ids, or folders of models; content already registered is
+    skipped, a bad source is recorded and the scan goes on.  Exit 0 when anything was scanned, 2 when
     nothing could be."""
     from heredity.registry import Registry
     from heredity.registry.scan import read_sources, scan, write_table
@@ -88,10 +90,5 @@ def _terminal(result: object) -> None:
 
 
 def _exit(code: int) -> None:
-    """Exit with ``code`` through click (and the CLI's pending-exit hook where it has one)."""
-    from heredity.cli import main as cli_main
-
-    setter = getattr(cli_main, "set_exit_code", None)
-    if setter is not None:
-        setter(code)
+    """Exit with ``code`` (the CLI's ``main`` returns a command's ``ctx.exit`` code)."""
     click.get_current_context().exit(code)

@@ -21,8 +21,10 @@ from heredity.cli import _output as out
               help="Output format.")
 @out.seed_option
 def command(model: str, bases: tuple[str, ...], db: str | None, fmt: str, seed: int) -> None:
-    """Answer confirmed | contradicted | unverifiable (exit 0 | 4 | 5) with the evidence; when the
-    claim is contradicted, name the nearest registered base if the registry has one."""
+    """Check the base model a model card claims: confirmed, contradicted or unverifiable.
+
+    Exit 0 confirmed, 4 contradicted, 5 unverifiable, with the evidence; when the claim is contradicted,
+    the nearest registered base is named if the registry has one."""
     import os
 
     from heredity.cli.scan_cmd import _exit

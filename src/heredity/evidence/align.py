@@ -20,7 +20,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from heredity.evidence.features import Features, ModelFeatures, role_key
+from heredity.evidence.features import Features
 from heredity.layouts.roles import Role
 from heredity.stats import hungarian
 
@@ -54,13 +54,9 @@ def identity_map(n: int, method: str) -> HiddenMap:
 
 
 def _embedding(f: Features, rows: int) -> np.ndarray | None:
-    from heredity.fingerprint.model import Fingerprint
-
     for role in (Role.EMBED, Role.LM_HEAD):
-        if f.has(role) and isinstance(f, ModelFeatures):
-            return f.read_rows(role_key(role, None), rows)
-        if isinstance(f, Fingerprint) and role_key(role, None) in f.rows:
-            return f.rows[role_key(role, None)][:rows]
+        if (e := f.first_rows(role, None, rows)) is not None:
+            return e
     return None
 
 

@@ -18,17 +18,18 @@ from __future__ import annotations
 import numpy as np
 
 from heredity.errors import NotApplicableError
-from heredity.evidence import layers as layers_mod
-from heredity.evidence.align import HiddenMap, align_hidden
-from heredity.evidence.base import EvidenceTest
+from heredity.evidence import pairing
+from heredity.evidence.align import MAX_TOKENS, HiddenMap, align_hidden
+from heredity.evidence.base import EvidenceTest, ReadItem, ReadPlan
 from heredity.evidence.features import Features, require_weights
-from heredity.evidence.matching import match_units, mlp_pair, sample_layers
-from heredity.evidence.registry import register
+from heredity.evidence.units import match_units, mlp_pair, sample_layers
 from heredity.layouts.roles import Role
-from heredity.results import Evidence
-from heredity.stats import cauchy_combine
+from heredity.plotdata import HeatmapPlot
+from heredity.results import Evidence, Exclusion, Power
+from heredity.stats import agreement_p, cauchy_combine
 
 MAX_STACKED_ROWS = 65536  # MoE vs MoE: cap on B's stacked expert rows
+MIN_EXPERTS = 2  # this many (layer, expert) matches make the test powerful on the main weights
 
 
 def expert_ids(f: Features, layer: int) -> list[int]:
@@ -50,31 +51,50 @@ def pick(ids: list[int], k: int) -> list[int]:
     return [ids[i] for i in np.unique(np.linspace(0, len(ids) - 1, k).round().astype(int))]
 
 
-@register
 class ExpertsTest(EvidenceTest):
     """Experts matched to a dense FFN or to another model's experts; upcycling signature."""
 
     name = "experts"
+    compares = "MoE experts against the dense FFN"
     needs_weights = True
 
     def __init__(self, seed: int = 0, max_rows: int = 256, max_layers: int = 4, max_experts: int = 4) -> None:
         super().__init__(seed)
-        self.max_rows, self.max_layers, self.max_experts = max_rows, max_layers, max_experts
+        if min(max_rows, max_layers, max_experts) < 1:
+            raise ValueError("max_rows, max_layers and max_experts must be >= 1")
+        self.max_rows, self.max_layers, self.max_experts = int(max_rows), int(max_layers), int(max_experts)
+
+    def reads(self, a: Features, b: Features) -> ReadPlan:
+        """Gate and up of ``max_experts`` experts in ``max_layers`` layers of the MoE side, and the other
+        side's dense MLP (or all its experts) in as many layers; the first embedding rows of both."""
+        if a.is_fingerprint or b.is_fingerprint or not (is_moe(a) or is_moe(b)):
+            return ReadPlan()
+        return ReadPlan(self._side(a), self._side(b), note="layers sampled per side")
+
+    def _side(self, f: Features) -> tuple[ReadItem, ...]:
+        embed = ReadItem(Role.EMBED, rows=MAX_TOKENS)
+        layers = f.layers_with(Role.EXPERT_GATE) or f.layers_with(Role.MLP_GATE)
+        picked = tuple(x for x, _ in sample_layers([(x, x) for x in layers], self.max_layers))
+        if not is_moe(f):
+            return (*(ReadItem(r, picked) for r in (Role.MLP_GATE, Role.MLP_UP, Role.MLP_NORM)), embed)
+        experts = tuple(pick(list(range(f.spec.experts or 0)), self.max_experts))
+        return (*(ReadItem(r, picked, experts=experts) for r in (Role.EXPERT_GATE, Role.EXPERT_UP)), embed)
 
     def run(self, a: Features, b: Features) -> Evidence:
         require_weights(a, "experts")
         require_weights(b, "experts")
         if not (is_moe(a) or is_moe(b)):
-            raise NotApplicableError("neither model has experts")
+            raise NotApplicableError("neither model has experts", Exclusion.STRUCTURE)
         swapped = not is_moe(a)
         moe, other = (b, a) if swapped else (a, b)
-        pairs = [(lb, la) if swapped else (la, lb) for la, lb in layers_mod.layer_pairs(a, b)[0]]
+        pairs = [(lb, la) if swapped else (la, lb) for la, lb in pairing.layer_pairs(a, b)[0]]
         pairs = [(lm, lo) for lm, lo in pairs if expert_ids(moe, lm)]
         hmap = align_hidden(moe, other)
         rng = np.random.default_rng(self.seed)
         rows = self._cross(moe, other, sample_layers(pairs, self.max_layers), hmap, rng)
         if not rows:
-            raise NotApplicableError("no paired layer has experts on one side and an MLP or experts on the other")
+            raise NotApplicableError("no paired layer has experts on one side and an MLP or experts on the other",
+                                     Exclusion.STRUCTURE)
         return self._result(rows, moe, other, swapped, hmap, rng)
 
     def _cross(self, moe: Features, other: Features, pairs: list[tuple[int, int]], hmap: HiddenMap,
@@ -87,7 +107,12 @@ class ExpertsTest(EvidenceTest):
             gb, ub = hmap.apply_b(target[0]), hmap.apply_b(target[1])
             for e in pick(expert_ids(moe, lm), self.max_experts):
                 ga, ua = expert_pair(moe, lm, e)
-                r = match_units(hmap.apply_a(ga), hmap.apply_a(ua), gb, ub, rng, self.max_rows)
+                try:
+                    r = match_units(hmap.apply_a(ga), hmap.apply_a(ua), gb, ub, rng, self.max_rows)
+                except NotApplicableError as exc:
+                    if exc.why != Exclusion.NO_SIGNAL:
+                        raise
+                    continue  # an expert (or a dense FFN) with no usable neurons is left out
                 out[f"{lm}#{e}~{lo}"] = {k: round(float(v), 6) for k, v in r.items()}
         return out
 
@@ -116,7 +141,8 @@ class ExpertsTest(EvidenceTest):
         side = "B" if swapped else "A"
         summary = (f"{kind}: {len(rows)} experts of {side} matched; gate/up matchings agree on {agree:.1%} "
                    f"of neurons; p={p:.3g}")
-        return self.evidence(agree, p, summary, per_expert=rows, kind=kind, moe_side=side,
+        return self.evidence(agree, p, summary, power=Power(len(rows) >= MIN_EXPERTS, _power(rows)),
+                             plots=[match_map(rows, kind, side)], per_expert=rows, kind=kind, moe_side=side,
                              hidden_alignment=hmap.method, upcycling=self._upcycling(moe, rng))
 
     def _upcycling(self, f: Features, rng: np.random.Generator) -> dict[str, object]:
@@ -134,8 +160,38 @@ class ExpertsTest(EvidenceTest):
             if len(members) >= 2:
                 ga, ua = expert_pair(f, layer, members[0])
                 gb, ub = expert_pair(f, layer, members[1])
-                r = match_units(ga, ua, gb, ub, rng, self.max_rows)
+                try:
+                    r = match_units(ga, ua, gb, ub, rng, self.max_rows)
+                except NotApplicableError:
+                    continue
                 found[f"group{g}:{members[0]}~{members[1]}"] = {"agree": round(r["agree"], 4),
                                                                "p_value": r["p_value"]}
         copies = any(v["p_value"] < 1e-6 for v in found.values())
         return {"layer": layer, "pairs": found, "experts_are_copies": copies}
+
+
+def _power(rows: dict[str, dict[str, float]]) -> str:
+    """How many agreeing neurons in one expert would reach the related threshold on their own."""
+    n = int(np.median([r["rows"] for r in rows.values()]))
+    wide = int(np.median([r["wide"] for r in rows.values()]))
+    # the Cauchy combination of k p-values is at most k times the smallest one
+    target = 1e-6 / max(len(rows), 1)
+    need = next((c for c in range(1, n + 1) if agreement_p(c, n, wide) < target), n + 1)
+    return (f"{len(rows)} experts x {n} neurons matched into {wide}: {need} agreeing neurons "
+            f"({need / max(n, 1):.1%}) in a single expert reach p<1e-6")
+
+
+def match_map(rows: dict[str, dict[str, float]], kind: str, side: str) -> HeatmapPlot:
+    """Layer x expert map of the share of neurons whose two matchings agree (NaN: not sampled)."""
+    cells: dict[tuple[int, int], float] = {}
+    for key, r in rows.items():
+        layer, _, expert = key.split("~")[0].partition("#")
+        cells[(int(layer), int(expert))] = float(r["agree"])
+    layers = sorted({k[0] for k in cells})
+    experts = sorted({k[1] for k in cells})
+    matrix = tuple(tuple(cells.get((la, e), float("nan")) for e in experts) for la in layers)
+    return HeatmapPlot(f"experts: expert match map ({kind})",
+                       f"Share of neurons of each sampled expert of {side} whose gate- and up-based matchings "
+                       "to the other model agree (blank: not sampled). Copies and slices of a dense FFN light up.",
+                       matrix, "expert", "layer", "agreement", x_ticks=tuple(str(e) for e in experts),
+                       y_ticks=tuple(str(la) for la in layers), value_range=(0.0, 1.0))

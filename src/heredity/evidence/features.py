@@ -3,19 +3,36 @@
 Tests are written against :class:`Features`, not against :class:`~heredity.layouts.model.Model`, so the
 same test runs on a model (full weights, read lazily) or on a fingerprint (a few vectors and statistics).
 A request a fingerprint cannot serve raises :class:`~heredity.errors.NotApplicableError` with the reason.
+
+NaN/Inf weights are data, not errors: every array a test gets from a model has them set to 0
+(:func:`heredity.stats.finite`), so they carry no weight in any statistic, and the comparison reports
+how many were seen in which tensor (from the read recorder).
 """
 
 from __future__ import annotations
 
 import hashlib
+from dataclasses import dataclass
 from typing import Protocol, runtime_checkable
 
 import numpy as np
 
 from heredity.errors import NotApplicableError
-from heredity.layouts.model import Model, ModelSpec
+from heredity.layouts.model import Model, ModelSpec, TensorRef
 from heredity.layouts.roles import Role
-from heredity.stats import is_constant
+from heredity.results import Exclusion
+from heredity.stats import finite, is_constant
+
+
+@dataclass(frozen=True)
+class StdSample:
+    """A weight matrix's standard deviation, estimated from ``rows`` of its ``of`` rows (``se``: standard
+    error of the estimate from the spread between the row blocks read; 0 when every row was read)."""
+
+    std: float
+    se: float = 0.0
+    rows: int = 0
+    of: int = 0
 
 
 @runtime_checkable
@@ -40,8 +57,28 @@ class Features(Protocol):
         """A full canonical matrix; fingerprints raise NotApplicableError."""
         ...
 
-    def layer_std(self, role: Role) -> dict[int, float]:
-        """Per-layer standard deviation of a weight role (for descriptive curves)."""
+    def has_rows(self, role: Role, layer: int | None = None) -> bool:
+        """Whether :meth:`weight_rows` can serve this matrix (a fingerprint: only sketched ones)."""
+        ...
+
+    def weight_rows(self, role: Role, layer: int | None = None) -> np.ndarray:
+        """Every canonical row this side can give: the whole matrix of a model, the sketched first rows
+        of a fingerprint."""
+        ...
+
+    def first_rows(self, role: Role, layer: int | None, rows: int) -> np.ndarray | None:
+        """Up to ``rows`` first canonical rows (a model reads only those), or None if unavailable."""
+        ...
+
+    def stored_bytes(self, role: Role, layer: int | None = None, expert: int | None = None,
+                     rows: int | None = None) -> int:
+        """Stored bytes reading this tensor (or its first ``rows`` rows) would cost; 0 for fingerprints
+        and for tensors the side lacks.  From the inventory alone."""
+        ...
+
+    def layer_std(self, role: Role, max_rows: int | None = None) -> dict[int, StdSample]:
+        """Per-layer standard deviation of a weight role (for descriptive curves), from at most
+        ``max_rows`` rows of each matrix (None: every row)."""
         ...
 
     def tensor_hashes(self) -> dict[str, tuple[str, int, bool]]:
@@ -90,14 +127,53 @@ class ModelFeatures:
     def vector(self, role: Role, layer: int | None = None) -> np.ndarray:
         key = role_key(role, layer)
         if key not in self._vectors:
-            self._vectors[key] = self.model.get(role, layer).ravel()
+            self._vectors[key] = finite(self.model.get(role, layer).ravel())
         return self._vectors[key]
 
     def matrix(self, role: Role, layer: int | None = None, expert: int | None = None) -> np.ndarray:
-        return self.model.get(role, layer, expert)
+        return finite(self.model.get(role, layer, expert))
 
-    def layer_std(self, role: Role) -> dict[int, float]:
-        return {layer: float(np.std(self.model.get(role, layer))) for layer in self.layers_with(role)}
+    def has_rows(self, role: Role, layer: int | None = None) -> bool:
+        return self.model.has(role, layer)
+
+    def weight_rows(self, role: Role, layer: int | None = None) -> np.ndarray:
+        return finite(self.model.get(role, layer))
+
+    def first_rows(self, role: Role, layer: int | None, rows: int) -> np.ndarray | None:
+        return self.read_rows(role_key(role, layer), rows) if self.model.has(role, layer) else None
+
+    def stored_bytes(self, role: Role, layer: int | None = None, expert: int | None = None,
+                     rows: int | None = None) -> int:
+        if not self.model.has(role, layer, expert):
+            return 0
+        ref = self.model.ref(role, layer, expert)
+        info = self.model.checkpoint.info(ref.name)
+        first = max(info.shape[0], 1) if info.shape else 1
+        n = info.nbytes
+        if ref.index is not None:
+            n //= first
+            first = max(info.shape[1], 1) if len(info.shape) > 1 else 1
+        canonical = (ref.rows[1] - ref.rows[0]) if ref.rows is not None else None
+        if ref.rows is not None and not ref.transpose:
+            n = n * canonical // first  # type: ignore[operator]
+        if rows is not None and not ref.transpose and ref.index is None and ref.unpermute_heads is None:
+            n = n * min(rows, canonical or first) // (canonical or first)
+        return int(n)
+
+    def layer_std(self, role: Role, max_rows: int | None = None) -> dict[int, StdSample]:
+        return {layer: self._std(self.model.ref(role, layer), max_rows) for layer in self.layers_with(role)}
+
+    def _std(self, ref: TensorRef, max_rows: int | None) -> StdSample:
+        n = self.model.canonical_rows(ref)
+        if max_rows is None or n <= max_rows:
+            return StdSample(finite_std(self.model.load(ref)), 0.0, n, n)
+        blocks = [self.model.load_rows(ref, start, start + size) for start, size in row_blocks(n, max_rows)]
+        if any(b is None for b in blocks):  # this storage cannot be sliced by canonical rows
+            return StdSample(finite_std(self.model.load(ref)), 0.0, n, n)
+        parts = [b for b in blocks if b is not None]
+        stds = np.array([finite_std(b) for b in parts])
+        se = float(np.std(stds, ddof=1) / np.sqrt(len(stds))) if len(stds) > 1 else 0.0
+        return StdSample(finite_std(np.concatenate(parts)), se, sum(b.shape[0] for b in parts), n)
 
     def tensor_hashes(self) -> dict[str, tuple[str, int, bool]]:
         if self._hashes is None:
@@ -127,14 +203,33 @@ class ModelFeatures:
         ref = self.model.ref(*parse_role_key(key))
         simple = ref.index is None and ref.rows is None and not ref.transpose and not ref.plus_one
         if not simple or ref.unpermute_heads is not None:
-            return self.model.load(ref)[:rows]
-        info = self.model.checkpoint.info(ref.name)
+            return finite(self.model.load(ref)[:rows])
         w = self.model.checkpoint.read(ref.name, rows=slice(0, rows))
-        self.model._log(ref.name, info.nbytes * min(rows, info.shape[0]) // max(info.shape[0], 1))
-        return np.ascontiguousarray(w, dtype=np.float32)
+        return finite(np.ascontiguousarray(w, dtype=np.float32))
+
+
+ROW_BLOCKS = 4  # a sampled matrix is read as this many evenly spaced blocks of rows
+
+
+def row_blocks(n: int, max_rows: int, blocks: int = ROW_BLOCKS) -> list[tuple[int, int]]:
+    """``(start, size)`` of evenly spaced row blocks covering ``max_rows`` of ``n`` rows."""
+    k = max(1, min(blocks, max_rows))
+    size = max(1, max_rows // k)
+    if k == 1:
+        return [((n - size) // 2, size)]
+    return [(round(i * (n - size) / (k - 1)), size) for i in range(k)]
+
+
+def finite_std(w: np.ndarray) -> float:
+    """Standard deviation over the finite values (NaN when there are none)."""
+    ok = np.isfinite(w)
+    if ok.all():
+        return float(np.std(w))
+    return float(np.std(w[ok])) if ok.any() else float("nan")
 
 
 def require_weights(f: Features, what: str) -> None:
     """Raise NotApplicableError when ``f`` is a fingerprint and a test needs full weights."""
     if f.is_fingerprint:
-        raise NotApplicableError(f"{what} needs full weights; a fingerprint holds only vectors and statistics")
+        raise NotApplicableError(f"{what} needs full weights; a fingerprint holds only vectors and statistics",
+                                 Exclusion.FINGERPRINT)

@@ -19,10 +19,9 @@ from collections import defaultdict
 
 import numpy as np
 
-from heredity.evidence.base import EvidenceTest
+from heredity.evidence.base import EvidenceTest, ReadItem, ReadPlan
 from heredity.evidence.features import Features, ModelFeatures, hash_array, parse_role_key
-from heredity.evidence.registry import register
-from heredity.results import Evidence
+from heredity.results import Evidence, Power
 from heredity.stats import P_FLOOR
 
 DECISIVE_NUMEL = 4096  # a shared non-constant tensor at least this large is decisive on its own
@@ -65,11 +64,21 @@ def candidate_keys(a: Features, b: Features) -> tuple[list[str], list[str]]:
     return ka, kb
 
 
-@register
 class IdenticalTest(EvidenceTest):
     """Bit-identical non-constant canonical tensors shared by both models."""
 
     name = "identical"
+    compares = "byte-identical tensors (sha256)"
+
+    def reads(self, a: Features, b: Features) -> ReadPlan:
+        """The first row of every tensor of a size both sides have; a tensor is then read whole only
+        when that row matches (not known in advance, so the declaration is a lower bound)."""
+        if not (isinstance(a, ModelFeatures) and isinstance(b, ModelFeatures)):
+            return ReadPlan(note="fingerprints: hashes are in the fingerprint")
+        na, nb = _shapes(a), _shapes(b)
+        common = set(na.values()) & set(nb.values())
+        return ReadPlan(_first_rows(na, common), _first_rows(nb, common),
+                        note="first rows only; tensors whose first row matches are then read whole")
 
     def run(self, a: Features, b: Features) -> Evidence:
         ka, kb = candidate_keys(a, b)
@@ -94,9 +103,20 @@ class IdenticalTest(EvidenceTest):
         summary = (f"{len(shared)} non-constant tensors bit-identical ({fraction:.1%} of A's parameters"
                    f"{'; decisive' if decisive else ''})" if shared else
                    "no non-constant tensor is bit-identical")
+        power = Power(False, f"any shared non-constant tensor of {DECISIVE_NUMEL}+ values is decisive; "
+                             "silence says nothing about weights that were changed at all")
         return self.evidence(
-            fraction, p, summary, shared={k: v[:5] for k, v in sorted(shared.items())},
+            fraction, p, summary, power=power, shared={k: v[:5] for k, v in sorted(shared.items())},
             shared_count=len(shared), shared_params=shared_numel, params=total, largest_shared=largest,
             decisive=decisive, constant_skipped=constant[:100], constant_skipped_count=len(constant),
             p_value_method="bound 2^-k, k = distinct values in the shared tensors",
         )
+
+
+def _first_rows(numel: dict[str, int], common: set[int]) -> tuple[ReadItem, ...]:
+    out = []
+    for key, n in numel.items():
+        if n in common and n > 1:
+            role, layer, expert = parse_role_key(key)
+            out.append(ReadItem(role, (layer,), rows=1, experts=(expert,)))
+    return tuple(out)

@@ -1,11 +1,8 @@
 """`layers`: which layer of A corresponds to which layer of B.
 
-Similarity of layer ``i`` of A and layer ``j`` of B is the mean Spearman correlation of their
-residual-stream vectors (attention/MLP norms and hidden-size biases).  Those vectors share one channel
-basis across all layers, so permuting B's channels with one random permutation gives the null for the
-whole matrix at once.  The best *monotone* alignment (layers dropped or duplicated, never reordered
-past each other) is found by dynamic programming.  Other tests call :func:`layer_pairs` to pair layers
-when depths differ.
+The layer x layer similarity and its best monotone alignment come from :mod:`.pairing` (which the other
+tests use to pair layers when depths differ); this test reports them, with a permutation null for the
+alignment score: permuting B's channels with one random permutation breaks every layer at once.
 
 The p-value here is a normal fit to Monte-Carlo null scores of the DP optimum (approximate), so the
 test is descriptive: the `vectors` test carries the same signal with an exact-variance null.
@@ -16,132 +13,39 @@ from __future__ import annotations
 import numpy as np
 
 from heredity.errors import NotApplicableError
-from heredity.evidence.base import EvidenceTest
+from heredity.evidence.base import EvidenceTest, ReadItem, ReadPlan
 from heredity.evidence.features import Features
-from heredity.evidence.registry import register
-from heredity.layouts.roles import Role
-from heredity.results import Evidence
-from heredity.stats import fit_normal_p, is_constant, rank_standardise
-
-#: Per-layer vectors in the residual-stream basis, used to align layers.
-LAYER_HIDDEN_ROLES = (
-    Role.ATTN_NORM,
-    Role.MLP_NORM,
-    Role.POST_ATTN_NORM,
-    Role.POST_MLP_NORM,
-    Role.O_BIAS,
-    Role.MLP_DOWN_BIAS,
-    Role.ATTN_NORM_BIAS,
-    Role.MLP_NORM_BIAS,
-)
+from heredity.evidence.pairing import LAYER_HIDDEN_ROLES, PATH_SCORE, monotone_path, similarity, stacks
+from heredity.plotdata import HeatmapPlot, NullPlot, floats
+from heredity.results import Evidence, Exclusion, Power
+from heredity.stats import fit_normal_p
 
 
-def hidden_stack(f: Features, role: Role, size: int) -> np.ndarray:
-    """``[layers, size]`` rank-standardised rows of ``role``; NaN rows where absent or constant."""
-    out = np.full((f.spec.layers, size), np.nan)
-    for layer in f.layers_with(role):
-        if layer >= f.spec.layers:
-            continue
-        v = f.vector(role, layer)
-        if v.size == size and not is_constant(v):
-            out[layer] = rank_standardise(v)
-    return out
-
-
-def stacks(a: Features, b: Features) -> list[tuple[Role, np.ndarray, np.ndarray]]:
-    """The roles both sides have as non-constant hidden vectors of one common size."""
-    size = a.spec.hidden_size
-    if size is None or size != b.spec.hidden_size:
-        return []
-    out = []
-    for role in LAYER_HIDDEN_ROLES:
-        if not (a.layers_with(role) and b.layers_with(role)):
-            continue
-        sa, sb = hidden_stack(a, role, size), hidden_stack(b, role, size)
-        if np.isfinite(sa).any() and np.isfinite(sb).any():
-            out.append((role, sa, sb))
-    return out
-
-
-def similarity(st: list[tuple[Role, np.ndarray, np.ndarray]], perm: np.ndarray | None = None) -> np.ndarray:
-    """``[La, Lb]`` mean Spearman over roles (NaN where no role is shared); ``perm`` permutes B's channels."""
-    total = count = None
-    for _, sa, sb in st:
-        sbp = sb if perm is None else sb[:, perm]
-        s = np.nan_to_num(sa) @ np.nan_to_num(sbp).T
-        ok = np.isfinite(sa[:, :1]) & np.isfinite(sb[:, :1]).T
-        total = np.where(ok, s, 0.0) if total is None else total + np.where(ok, s, 0.0)
-        count = ok.astype(float) if count is None else count + ok
-    if total is None or count is None:
-        raise NotApplicableError("no non-constant residual-stream vectors shared by both models")
-    with np.errstate(invalid="ignore", divide="ignore"):
-        return np.where(count > 0, total / np.maximum(count, 1), np.nan)
-
-
-def monotone_path(sim: np.ndarray) -> tuple[float, list[tuple[int, int]]]:
-    """Best strictly increasing set of pairs ``(i, j)`` maximising the summed similarity."""
-    s = np.nan_to_num(sim, nan=0.0)
-    la, lb = s.shape
-    best = np.zeros((la + 1, lb + 1))
-    for i in range(1, la + 1):
-        for j in range(1, lb + 1):
-            best[i, j] = max(best[i - 1, j], best[i, j - 1], best[i - 1, j - 1] + s[i - 1, j - 1])
-    return float(best[la, lb]), _backtrack(best, s)
-
-
-def _backtrack(best: np.ndarray, s: np.ndarray) -> list[tuple[int, int]]:
-    i, j = s.shape
-    path: list[tuple[int, int]] = []
-    while i > 0 and j > 0:
-        if best[i, j] == best[i - 1, j]:
-            i -= 1
-        elif best[i, j] == best[i, j - 1]:
-            j -= 1
-        else:
-            path.append((i - 1, j - 1))
-            i, j = i - 1, j - 1
-    return path[::-1]
-
-
-def proportional_pairs(la: int, lb: int) -> list[tuple[int, int]]:
-    """Pair layer ``i`` of the shallower model with the proportionally placed layer of the deeper."""
-    if la <= lb:
-        return [(i, min(lb - 1, round(i * (lb - 1) / max(la - 1, 1)))) for i in range(la)]
-    return [(j_a, j) for j, j_a in proportional_pairs(lb, la)]
-
-
-def layer_pairs(a: Features, b: Features) -> tuple[list[tuple[int, int]], str]:
-    """Layer pairs for the other tests, and how they were chosen."""
-    la, lb = a.spec.layers, b.spec.layers
-    if la == lb:
-        return [(i, i) for i in range(la)], "identity (equal depth)"
-    st = stacks(a, b)
-    if st:
-        _, path = monotone_path(similarity(st))
-        if len(path) >= min(la, lb) // 2:
-            return path, "monotone alignment of residual-stream vectors"
-    return proportional_pairs(la, lb), "proportional by depth (no shared non-constant vectors)"
-
-
-#: The p-value's null (and the report's histogram) is of the DP optimum, not of the reported mean.
-NULL_OF = "alignment score (Spearman summed along the best monotone path)"
-
-
-@register
 class LayersTest(EvidenceTest):
     """Layer-to-layer similarity matrix and its best monotone alignment."""
 
     name = "layers"
+    compares = "which layer of A matches which layer of B"
     descriptive = True
 
     def __init__(self, seed: int = 0, n_perm: int = 200) -> None:
         super().__init__(seed)
-        self.n_perm = n_perm
+        if n_perm < 1:
+            raise ValueError("n_perm must be >= 1")
+        self.n_perm = int(n_perm)
+
+    def reads(self, a: Features, b: Features) -> ReadPlan:
+        """The residual-stream vectors of every layer."""
+        def side(f: Features) -> tuple[ReadItem, ...]:
+            return tuple(ReadItem(r, tuple(f.layers_with(r))) for r in LAYER_HIDDEN_ROLES if f.layers_with(r))
+
+        return ReadPlan(side(a), side(b))
 
     def run(self, a: Features, b: Features) -> Evidence:
         st = stacks(a, b)
         if not st:
-            raise NotApplicableError("no non-constant residual-stream vectors of one size in both models")
+            raise NotApplicableError("no non-constant residual-stream vectors of one size in both models",
+                                     Exclusion.NO_SIGNAL)
         sim = similarity(st)
         score, path = monotone_path(sim)
         rng = np.random.default_rng(self.seed)
@@ -149,11 +53,20 @@ class LayersTest(EvidenceTest):
         null = np.array([monotone_path(similarity(st, rng.permutation(n)))[0] for _ in range(self.n_perm)])
         p = fit_normal_p(score, null)
         on_path = float(np.mean([sim[i, j] for i, j in path])) if path else 0.0
+        plots = [
+            HeatmapPlot("layers: layer similarity", "Brighter cells: more similar layers. Red: the alignment "
+                        "found (dropped or repeated layers show as steps).",
+                        tuple(floats(r) for r in np.round(sim, 4)), "layer of B", "layer of A", "similarity",
+                        path=tuple((int(i), int(j)) for i, j in path)),
+            NullPlot("layers: null distribution", f"Grey: the {PATH_SCORE} under independence (B's channels "
+                     "shuffled). Red: its observed value (not the mean Spearman on the path in the table).",
+                     floats(np.round(null, 4)), float(score), PATH_SCORE),
+        ]
         return self.evidence(
             on_path, p,
             f"{len(path)} layer pairs aligned; mean Spearman on the path {on_path:.3f} "
             f"(null score {null.mean():.2f}±{null.std():.2f}, observed {score:.2f})",
-            similarity=np.round(sim, 4), path=path, score=score, null_scores=np.round(null, 4),
-            observed=score, null_of=NULL_OF,
+            power=Power(False, "descriptive: its p-value is an approximate normal fit, so it never decides"),
+            plots=plots, path=path, score=score, null_of=PATH_SCORE,
             roles=[r.value for r, _, _ in st], p_value_method="normal fit to Monte-Carlo null (approximate)",
         )

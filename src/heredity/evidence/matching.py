@@ -33,107 +33,62 @@ from __future__ import annotations
 import numpy as np
 
 from heredity.errors import NotApplicableError
-from heredity.evidence import layers as layers_mod
-from heredity.evidence.align import HiddenMap, align_hidden
-from heredity.evidence.base import EvidenceTest
-from heredity.evidence.features import Features, role_key
-from heredity.evidence.registry import register
-from heredity.fingerprint.model import Fingerprint
+from heredity.evidence import pairing
+from heredity.evidence.align import MAX_TOKENS, HiddenMap, align_hidden
+from heredity.evidence.base import EvidenceTest, ReadItem, ReadPlan
+from heredity.evidence.features import Features
+from heredity.evidence.units import has_mlp, match_units, mlp_pair, sample_layers
 from heredity.layouts.roles import Role
-from heredity.results import Evidence
-from heredity.stats import agreement_p, fisher_combine, hungarian, spearman, spearman_perm_p
+from heredity.plotdata import PerLayerPlot
+from heredity.results import Evidence, Exclusion, Power
+from heredity.stats import agreement_p, fisher_combine
+
+MIN_LAYERS = 2  # matching on fewer layers is not enough to call a pair independent
 
 
-def prepare(gate: np.ndarray, up: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Centre over neurons, decouple up from gate per neuron, unit-normalise rows."""
-    g = gate.astype(np.float32) - gate.mean(axis=0, keepdims=True)
-    u = up.astype(np.float32) - up.mean(axis=0, keepdims=True)
-    gg = np.einsum("ij,ij->i", g, g)
-    coef = np.einsum("ij,ij->i", u, g) / np.where(gg > 0, gg, 1.0)
-    u = u - coef[:, None] * g
-    return _unit_rows(g), _unit_rows(u)
-
-
-def _unit_rows(w: np.ndarray) -> np.ndarray:
-    n = np.linalg.norm(w, axis=1, keepdims=True)
-    return w / np.where(n > 0, n, 1.0)
-
-
-def assign(rows_small: np.ndarray, rows_wide: np.ndarray) -> np.ndarray:
-    """For each row of ``rows_small``, the index of its row in ``rows_wide`` (optimal, one-to-one)."""
-    return hungarian(-np.abs(rows_small @ rows_wide.T))
-
-
-def match_units(ga: np.ndarray, ua: np.ndarray, gb: np.ndarray, ub: np.ndarray, rng: np.random.Generator,
-                max_rows: int) -> dict[str, float]:
-    """Match neurons of A and B on gate and on up rows (already in one hidden basis); compare the two."""
-    ga, ua = prepare(ga, ua)
-    gb, ub = prepare(gb, ub)
-    if ga.shape[0] > gb.shape[0]:
-        ga, ua, gb, ub = gb, ub, ga, ua
-    k = min(max_rows, ga.shape[0])
-    pick = np.sort(rng.choice(ga.shape[0], size=k, replace=False))
-    pg, pu = assign(ga[pick], gb), assign(ua[pick], ub)
-    rho = spearman(pg, pu) if k >= 3 else 0.0
-    agree = int(np.sum(pg == pu))
-    return {"agree": agree / k, "agree_count": agree, "rows": k, "wide": int(gb.shape[0]),
-            "p_value": agreement_p(agree, k, gb.shape[0]), "spearman": rho,
-            "spearman_p": spearman_perm_p(rho, k)}
-
-
-def has_mlp(f: Features, layer: int) -> bool:
-    """Gate and up available (for a fingerprint: in its matching sketch)."""
-    if isinstance(f, Fingerprint):
-        return all(role_key(r, layer) in f.rows for r in (Role.MLP_GATE, Role.MLP_UP))
-    return f.has(Role.MLP_GATE, layer) and f.has(Role.MLP_UP, layer)
-
-
-def mlp_pair(f: Features, layer: int) -> tuple[np.ndarray, np.ndarray]:
-    """Gate and up of one layer with the MLP norm folded in (``[neurons, hidden]``); a fingerprint
-    gives the first neurons its sketch kept."""
-    if isinstance(f, Fingerprint):
-        gate, up = f.sketch(Role.MLP_GATE, layer), f.sketch(Role.MLP_UP, layer)
-    else:
-        gate, up = f.matrix(Role.MLP_GATE, layer), f.matrix(Role.MLP_UP, layer)
-    if f.has(Role.MLP_NORM, layer):
-        norm = f.vector(Role.MLP_NORM, layer)
-        if norm.size == gate.shape[1]:
-            gate, up = gate * norm[None, :], up * norm[None, :]
-    return gate, up
-
-
-def sample_layers(pairs: list[tuple[int, int]], max_layers: int) -> list[tuple[int, int]]:
-    if len(pairs) <= max_layers:
-        return pairs
-    idx = np.unique(np.round(np.linspace(0, len(pairs) - 1, max_layers)).astype(int))
-    return [pairs[i] for i in idx]
-
-
-@register
 class MatchingTest(EvidenceTest):
     """Agreement of gate-derived and up-derived neuron matchings (permutation-robust)."""
 
     name = "matching"
+    compares = "neuron alignment, gate vs up (Hungarian)"
 
     def __init__(self, seed: int = 0, max_rows: int = 512, max_layers: int = 8) -> None:
         super().__init__(seed)
-        self.max_rows = max_rows
-        self.max_layers = max_layers
+        if max_rows < 1 or max_layers < 1:
+            raise ValueError("max_rows and max_layers must be >= 1")
+        self.max_rows = int(max_rows)
+        self.max_layers = int(max_layers)
+
+    def reads(self, a: Features, b: Features) -> ReadPlan:
+        """Gate, up and MLP norm of up to ``max_layers`` evenly spaced layers of each side, and the
+        first embedding rows (for aligning channels)."""
+        return ReadPlan(mlp_reads(a, self.max_layers), mlp_reads(b, self.max_layers),
+                        note="layers sampled per side; when depths differ the pairing may pick others")
 
     def run(self, a: Features, b: Features) -> Evidence:
         pairs = self._pairs(a, b)
         hmap = align_hidden(a, b)
         rng = np.random.default_rng(self.seed)
-        per_layer = {f"{la}~{lb}": self._layer(a, b, la, lb, hmap, rng) for la, lb in pairs}
-        return self._result(per_layer, hmap)
+        per_layer, skipped = {}, []
+        for la, lb in pairs:
+            try:
+                per_layer[f"{la}~{lb}"] = self._layer(a, b, la, lb, hmap, rng)
+            except NotApplicableError as exc:
+                if exc.why != Exclusion.NO_SIGNAL:
+                    raise
+                skipped.append(f"{la}~{lb}: {exc.message}")
+        if not per_layer:
+            raise NotApplicableError(f"no layer had usable neurons ({skipped[0]})", Exclusion.NO_SIGNAL)
+        return self._result(per_layer, hmap, skipped)
 
     def _pairs(self, a: Features, b: Features) -> list[tuple[int, int]]:
-        pairs, _ = layers_mod.layer_pairs(a, b)
+        pairs, _ = pairing.layer_pairs(a, b)
         have = [(la, lb) for la, lb in pairs if has_mlp(a, la) and has_mlp(b, lb)]
         if not have:
+            fp = a.is_fingerprint or b.is_fingerprint
             raise NotApplicableError("no paired layer has a gated MLP (gate and up) on both sides"
-                                     + (" (or in the fingerprint's sketch)" if a.is_fingerprint or b.is_fingerprint
-                                        else ""))
+                                     + (" (or in the fingerprint's sketch)" if fp else ""),
+                                     Exclusion.FINGERPRINT if fp else Exclusion.STRUCTURE)
         return sample_layers(have, self.max_layers)
 
     def _layer(self, a: Features, b: Features, la: int, lb: int, hmap: HiddenMap,
@@ -141,12 +96,12 @@ class MatchingTest(EvidenceTest):
         ga, ua = mlp_pair(a, la)
         gb, ub = mlp_pair(b, lb)
         if ga.shape[1] != a.spec.hidden_size or gb.shape[1] != b.spec.hidden_size:
-            raise NotApplicableError("MLP input width differs from the hidden size")
+            raise NotApplicableError("MLP input width differs from the hidden size", Exclusion.SHAPES)
         out = match_units(hmap.apply_a(ga), hmap.apply_a(ua), hmap.apply_b(gb), hmap.apply_b(ub),
                           rng, self.max_rows)
         return {k: round(v, 6) if isinstance(v, float) else v for k, v in out.items()}
 
-    def _result(self, per_layer: dict[str, dict[str, float]], hmap: HiddenMap) -> Evidence:
+    def _result(self, per_layer: dict[str, dict[str, float]], hmap: HiddenMap, skipped: list[str]) -> Evidence:
         p = fisher_combine([v["p_value"] for v in per_layer.values()])
         rho = float(np.mean([v["spearman"] for v in per_layer.values()]))
         agree = float(np.mean([v["agree"] for v in per_layer.values()]))
@@ -156,6 +111,23 @@ class MatchingTest(EvidenceTest):
         need = next(c for c in range(1, rows + 2) if c > rows or agreement_p(c, rows, rows) < 1e-6)
         power = (f"{len(per_layer)} layers x {rows} neurons: {need} agreeing neurons ({need / max(rows, 1):.1%}) "
                  f"in a single layer reach p<1e-6")
-        return self.evidence(agree, p, summary, statistic_name="mean fraction of neurons matched alike",
-                             per_layer=per_layer, hidden_alignment=hmap.method, power=power,
-                             layers_compared=len(per_layer), mean_spearman=rho)
+        return self.evidence(agree, p, summary, power=Power(len(per_layer) >= MIN_LAYERS, power),
+                             plots=per_layer_plot(per_layer), statistic_name="mean fraction of neurons matched alike",
+                             per_layer=per_layer, hidden_alignment=hmap.method,
+                             layers_compared=len(per_layer), mean_spearman=rho, layers_skipped=skipped)
+
+
+def per_layer_plot(per_layer: dict[str, dict[str, float]]) -> list[PerLayerPlot]:
+    """Spearman of the two matchings in each layer (x: layer of A)."""
+    points = tuple((float(k.split("~")[0]), float(v["spearman"])) for k, v in per_layer.items())
+    return [PerLayerPlot("matching: per-layer correlation of A and B",
+                         "Rank correlation of aligned units in each layer (x: layer of A). Independent models "
+                         "stay near 0.", {"per layer": points}, "Spearman")]
+
+
+def mlp_reads(f: Features, max_layers: int) -> tuple[ReadItem, ...]:
+    """Gate, up and norm of ``max_layers`` evenly spaced MLP layers, plus the first embedding rows."""
+    layers = f.layers_with(Role.MLP_GATE)
+    picked = tuple(x for x, _ in sample_layers([(x, x) for x in layers], max_layers))
+    items = [ReadItem(r, picked) for r in (Role.MLP_GATE, Role.MLP_UP, Role.MLP_NORM)]
+    return (*items, ReadItem(Role.EMBED, rows=MAX_TOKENS))

@@ -27,12 +27,12 @@ from dataclasses import dataclass
 import numpy as np
 
 from heredity.errors import NotApplicableError
-from heredity.evidence import layers as layers_mod
-from heredity.evidence.base import EvidenceTest
+from heredity.evidence import pairing
+from heredity.evidence.base import EvidenceTest, ReadItem, ReadPlan
 from heredity.evidence.features import Features, role_key
-from heredity.evidence.registry import register
 from heredity.layouts.roles import Role
-from heredity.results import Evidence
+from heredity.plotdata import NullPlot, PerLayerPlot, Plot, ScatterPanel, ScatterPlot, floats
+from heredity.results import Evidence, Exclusion, Power
 from heredity.stats import (
     centred_corr,
     fisher_combine,
@@ -44,7 +44,7 @@ from heredity.stats import (
     rank_standardise,
 )
 
-HIDDEN = (*layers_mod.LAYER_HIDDEN_ROLES, Role.POST_ATTN_NORM_BIAS)
+HIDDEN = (*pairing.LAYER_HIDDEN_ROLES, Role.POST_ATTN_NORM_BIAS)
 GLOBAL_HIDDEN = (Role.FINAL_NORM, Role.FINAL_NORM_BIAS, Role.EMBED_NORM, Role.EMBED_NORM_BIAS)
 HEADS = (Role.Q_BIAS, Role.K_BIAS, Role.V_BIAS)
 UNITS = {Role.MLP_UP_BIAS: "neurons", Role.ROUTER_BIAS: "experts", Role.ROUTER_SCALE: "experts",
@@ -52,6 +52,9 @@ UNITS = {Role.MLP_UP_BIAS: "neurons", Role.ROUTER_BIAS: "experts", Role.ROUTER_S
 UNTESTED = (Role.Q_NORM, Role.K_NORM)
 SCATTER_VECTORS, SCATTER_CAP = 4, 4096  # raw vector pairs kept for the report's scatter plot
 MIN_NORMAL_N = 20  # below this many units a group uses Monte-Carlo instead of the normal approximation
+MIN_VECTORS = 4  # this many non-constant vectors compared make the test powerful on the main weights
+MAX_SERIES = 8  # roles drawn in the per-layer plot
+HIDDEN_NULL_OF = "residual-basis statistic (sum over hidden vectors of rank-standardised products)"
 
 
 @dataclass
@@ -164,20 +167,32 @@ def head_group_p(pairs: list[Pair], spec_heads: tuple[int, int, int], rng: np.ra
     return stat, mc_p_value(stat, null)
 
 
-@register
 class VectorsTest(EvidenceTest):
     """Per-layer correlations of norms and biases against symmetry-respecting permutation nulls."""
 
     name = "vectors"
+    compares = "aligned 1-D vectors (norms, biases), per layer"
 
     def __init__(self, seed: int = 0, n_perm: int = 999, n_null_samples: int = 200) -> None:
         super().__init__(seed)
-        self.n_perm = n_perm
-        self.n_null_samples = n_null_samples
+        if n_perm < 1 or n_null_samples < 0:
+            raise ValueError("n_perm must be >= 1 and n_null_samples >= 0")
+        self.n_perm = int(n_perm)
+        self.n_null_samples = int(n_null_samples)
+
+    def reads(self, a: Features, b: Features) -> ReadPlan:
+        """Every norm and bias vector of the roles compared, in every layer that has one."""
+        roles = (*HIDDEN, *GLOBAL_HIDDEN, *HEADS, *UNITS, *UNTESTED)
+
+        def side(f: Features) -> tuple[ReadItem, ...]:
+            out = [ReadItem(r, tuple(f.layers_with(r))) for r in roles if f.layers_with(r)]
+            return tuple(out + [ReadItem(r) for r in GLOBAL_HIDDEN if f.has(r)])
+
+        return ReadPlan(side(a), side(b))
 
     def run(self, a: Features, b: Features) -> Evidence:
         rng = np.random.default_rng(self.seed)
-        pairs, pairing = layers_mod.layer_pairs(a, b)
+        pairs, pairing_how = pairing.layer_pairs(a, b)
         skipped: list[str] = []
         groups: dict[str, dict[str, object]] = {}
         hidden = collect(a, b, HIDDEN, pairs, skipped) + collect_global(a, b, skipped)
@@ -188,22 +203,23 @@ class VectorsTest(EvidenceTest):
         compared += self._head_groups(a, b, pairs, rng, groups, skipped)
         untested = {p.key: p.row() for p in collect(a, b, UNTESTED, pairs, skipped)}
         if not groups:
-            raise NotApplicableError(_why_nothing(skipped))
-        return self._result(groups, compared, untested, skipped, pairing)
+            raise NotApplicableError(*_why_nothing(skipped))
+        return self._result(groups, compared, untested, skipped, pairing_how)
 
     def _hidden_group(self, a: Features, b: Features, hidden: list[Pair],
                       rng: np.random.Generator) -> dict[str, object]:
         if a.spec.layers == b.spec.layers:
             stat, p, null = linear_group_p(hidden, rng, self.n_null_samples)
             return {"p_value": p, "statistic": stat, "vectors": len(hidden), "null_samples": np.round(null, 4),
-                    "method": "exact permutation mean/variance, normal tail"}
-        st = layers_mod.stacks(a, b)
-        score = layers_mod.monotone_path(layers_mod.similarity(st))[0]
+                    "null_of": HIDDEN_NULL_OF, "method": "exact permutation mean/variance, normal tail"}
+        st = pairing.stacks(a, b)
+        score = pairing.monotone_path(pairing.similarity(st))[0]
         n = st[0][1].shape[1]
-        null = np.array([layers_mod.monotone_path(layers_mod.similarity(st, rng.permutation(n)))[0]
+        null = np.array([pairing.monotone_path(pairing.similarity(st, rng.permutation(n)))[0]
                          for _ in range(self.n_null_samples)])
         return {"p_value": fit_normal_p(score, null), "statistic": score, "vectors": len(hidden),
-                "null_samples": np.round(null, 4), "method": "DP layer alignment, normal fit to MC null (approx.)"}
+                "null_samples": np.round(null, 4), "null_of": pairing.PATH_SCORE,
+                "method": "DP layer alignment, normal fit to MC null (approx.)"}
 
     def _unit_groups(self, a: Features, b: Features, pairs: list[tuple[int, int]], rng: np.random.Generator,
                      groups: dict[str, dict[str, object]], skipped: list[str]) -> list[Pair]:
@@ -230,29 +246,63 @@ class VectorsTest(EvidenceTest):
         return found
 
     def _result(self, groups: dict[str, dict[str, object]], compared: list[Pair], untested: Mapping[str, object],
-                skipped: list[str], pairing: str) -> Evidence:
+                skipped: list[str], pairing_how: str) -> Evidence:
         p = fisher_combine([float(g["p_value"]) for g in groups.values()])  # type: ignore[arg-type]
         per_vector = {pr.key: pr.row() for pr in compared}
         mean_rho = float(np.mean([r["spearman"] for r in per_vector.values()]))
         hidden_n = int(groups["hidden"]["vectors"]) if "hidden" in groups else 0  # type: ignore[call-overload]
         summary = (f"{len(compared)} non-constant vectors compared ({hidden_n} in the residual basis); "
                    f"mean Spearman {mean_rho:.3f}; combined p={p:.3g}")
+        plots = [*per_layer_plot(per_vector), scatter_plot(compared), *null_plot(groups)]
+        for g in groups.values():
+            g.pop("null_samples", None)  # drawn from the null plot; the detail keeps the findings
         return self.evidence(
-            mean_rho, p, summary, groups=groups, per_vector=per_vector, untested_q_k_norms=untested,
-            skipped=skipped[:200], skipped_count=len(skipped), layer_pairing=pairing,
-            power=_power(compared), vectors_compared=len(compared), vectors=scatter_pairs(compared),
+            mean_rho, p, summary, power=Power(len(compared) >= MIN_VECTORS, _power(compared)), plots=plots,
+            groups=groups, per_vector=per_vector, untested_q_k_norms=untested,
+            skipped=skipped[:200], skipped_count=len(skipped), layer_pairing=pairing_how,
+            vectors_compared=len(compared),
         )
 
 
-def scatter_pairs(compared: list[Pair], k: int = SCATTER_VECTORS, cap: int = SCATTER_CAP) -> dict[str, dict[str, list[float]]]:
-    """Raw values of the ``k`` vector pairs with the largest |Spearman| (most telling first), for the
-    report's scatter plot: at most ``cap`` evenly spaced entries each, 5 significant digits."""
+def scatter_plot(compared: list[Pair], k: int = SCATTER_VECTORS, cap: int = SCATTER_CAP) -> ScatterPlot:
+    """Raw values of the ``k`` vector pairs with the largest |Spearman| (most telling first): at most
+    ``cap`` evenly spaced entries each, 5 significant digits."""
     telling = sorted(compared, key=lambda p: -abs(p.row()["spearman"]))[:k]
-    out = {}
+    panels = []
     for p in telling:
         keep = np.unique(np.linspace(0, p.a.size - 1, min(cap, p.a.size)).round().astype(int))
-        out[p.key] = {"a": _sig5(p.a[keep]), "b": _sig5(p.b[keep])}
-    return out
+        panels.append(ScatterPanel(p.key, floats(_sig5(p.a[keep])), floats(_sig5(p.b[keep]))))
+    return ScatterPlot("vectors: aligned vector entries, A against B",
+                       "Each dot is one entry of an aligned vector; related models fall on a line, "
+                       "independent ones form a blob.", tuple(panels))
+
+
+def per_layer_plot(per_vector: Mapping[str, Mapping[str, float]]) -> list[Plot]:
+    """Spearman of each role, layer by layer (x: layer of A)."""
+    series: dict[str, list[tuple[float, float]]] = {}
+    for key, row in per_vector.items():
+        role, _, rest = key.partition("@")
+        layer = rest.split("~")[0]
+        if layer.isdigit() and math.isfinite(row["spearman"]):
+            series.setdefault(role, []).append((float(layer), float(row["spearman"])))
+    if not series:
+        return []
+    top = dict(sorted(series.items(), key=lambda kv: -len(kv[1]))[:MAX_SERIES])
+    return [PerLayerPlot("vectors: per-layer correlation of A and B",
+                         "Rank correlation of aligned units in each layer (x: layer of A). Independent models "
+                         "stay near 0.", {k: tuple(v) for k, v in top.items()}, "Spearman")]
+
+
+def null_plot(groups: Mapping[str, Mapping[str, object]]) -> list[Plot]:
+    """The residual-basis group's null samples with its observed statistic."""
+    g = groups.get("hidden")
+    if g is None or not len(g.get("null_samples", ())):  # type: ignore[arg-type]
+        return []
+    what = str(g["null_of"])
+    return [NullPlot("vectors: null distribution (hidden)",
+                     f"Grey: the {what} under independence (B's channels shuffled). Red: its observed value. "
+                     "This is the residual-basis group's statistic, not the mean Spearman in the table.",
+                     floats(g["null_samples"]), float(g["statistic"]), what)]  # type: ignore[arg-type]
 
 
 def _sig5(v: np.ndarray) -> list[float]:
@@ -279,9 +329,10 @@ def _power(compared: list[Pair]) -> str:
             f"would reach p<1e-6 (if the vectors are not redundant)")
 
 
-def _why_nothing(skipped: list[str]) -> str:
+def _why_nothing(skipped: list[str]) -> tuple[str, Exclusion]:
     if not skipped:
-        return "the models share no norm or bias vectors"
+        return "the models share no norm or bias vectors", Exclusion.MISSING
     constant = sum(s.endswith("constant") for s in skipped)
+    why = Exclusion.NO_SIGNAL if constant == len(skipped) else Exclusion.SHAPES
     return (f"no comparable non-constant vectors ({constant} constant, {len(skipped) - constant} "
-            f"size mismatches; e.g. {skipped[0]})")
+            f"size mismatches; e.g. {skipped[0]})", why)

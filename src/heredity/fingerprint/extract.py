@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import numpy as np
 
-from heredity.evidence.features import hash_array, role_key
+from heredity.evidence.features import finite_std, hash_array, role_key
 from heredity.fingerprint.model import Fingerprint
 from heredity.inspect import count_params
 from heredity.layouts.model import Model
 from heredity.layouts.roles import Role
-from heredity.stats import is_constant
+from heredity.stats import finite, is_constant
 
 SKETCH_ROWS = 128  # MLP neurons kept per sketched layer
 SKETCH_LAYERS = 8  # evenly spaced layers sketched (the `matching` test's default sample)
@@ -29,16 +29,17 @@ def extract(model: Model, *, hashes: bool = True) -> Fingerprint:
                      params=count_params(model))
     sketched = sketch_layers(model.spec.layers)
     for ref in model.refs:
-        w = model.load(ref)
+        raw = model.load(ref)
+        w = finite(raw)  # NaN/Inf carry no weight in what the fingerprint keeps
         key = role_key(*ref.key)
         if _sketched(ref.role, ref.layer, ref.expert, sketched):
             fp.rows[key] = w[: SKETCH_TOKENS if ref.role == Role.EMBED else SKETCH_ROWS].astype(np.float16)
         if w.ndim == 1:
             fp.vectors[key] = w.astype(np.float32)
         elif ref.layer is not None:
-            fp.std.setdefault(ref.role.value, {})[ref.layer] = float(np.std(w))
+            fp.std.setdefault(ref.role.value, {})[ref.layer] = finite_std(raw)
         if hashes:
-            fp.hashes[key] = (hash_array(w), int(w.size), is_constant(w))
+            fp.hashes[key] = (hash_array(raw), int(raw.size), is_constant(w))
     return fp
 
 

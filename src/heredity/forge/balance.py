@@ -76,7 +76,7 @@ def compare(text: str, steps: int = 200, seed: int = 0, eval_text: str | None = 
             cfg: ForgeConfig | None = None, aux_weight: float = 0.0) -> dict[str, Balance]:
     """Train MoGE and its top-K twin identically on ``text`` (optionally with the load-balancing
     loss at ``aux_weight``); measure both on ``eval_text``."""
-    cfg = cfg or preset("pangu_moge")
+    cfg = cfg or preset("pangu_pro_moe")
     settings = TrainSettings(aux_weight=aux_weight)
     out = {}
     for name, c in (("moge", cfg), ("topk", topk_twin(cfg))):

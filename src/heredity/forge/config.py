@@ -49,8 +49,11 @@ FAMILIES: dict[str, Traits] = {
     ),
     "mixtral": Traits("MixtralForCausalLM", "mixtral", moe="mixtral"),
     "qwen2_moe": Traits("Qwen2MoeForCausalLM", "qwen2_moe", qkv_bias=True, moe="qwen2_moe"),
-    "pangu_moge": Traits("PanguProMoEForCausalLM", "PanguProMoE", qkv_bias=True, o_bias=True, moe="moge"),
+    "pangu_pro_moe": Traits("PanguProMoEForCausalLM", "PanguProMoE", qkv_bias=True, o_bias=True, moe="moge"),
 }
+
+#: old forge family names still accepted by :func:`preset` (the forge now names families as the layouts do)
+RENAMED = {"pangu_moge": "pangu_pro_moe"}
 
 #: HF model_type -> forge family name
 _BY_MODEL_TYPE = {t.model_type: name for name, t in FAMILIES.items()}
@@ -139,6 +142,7 @@ def family_of(config: dict[str, Any], path: object = None) -> str:
 
 def preset(family: str, size: str = "tiny") -> ForgeConfig:
     """A sensible tiny configuration for each family (``size``: "tiny" or "small")."""
+    family = RENAMED.get(family, family)
     if family not in FAMILIES:
         raise InputError(f"unknown family {family!r}", fix=f"use one of: {', '.join(FAMILIES)}")
     size_kw: dict[str, Any] = {}

@@ -61,7 +61,7 @@ def _family_keys(cfg: ForgeConfig) -> dict[str, Any]:
     if fam == "qwen2_moe":
         return {**shared, "norm_topk_prob": False, "decoder_sparse_step": 1, "mlp_only_layers": [],
                 "use_sliding_window": False, "sliding_window": None, "output_router_logits": False}
-    return {**shared, "num_expert_groups": cfg.expert_groups}  # pangu_moge
+    return {**shared, "num_expert_groups": cfg.expert_groups}  # pangu_pro_moe
 
 
 def _gemma3_keys(cfg: ForgeConfig) -> dict[str, Any]:
@@ -124,7 +124,7 @@ def _from_hf(config: dict[str, Any], path: object) -> ForgeConfig:
     experts = int(config.get("num_local_experts", config.get("num_experts", 0)) or 0)
     per_tok = int(config.get("num_experts_per_tok", 0) or 0) if experts else 0
     # Pangu Pro MoE's released config has no group count: it routes top-1 in each of K groups
-    groups = int(config.get("num_expert_groups") or (per_tok if family == "pangu_moge" else 1))
+    groups = int(config.get("num_expert_groups") or (per_tok if family == "pangu_pro_moe" else 1))
     return ForgeConfig(
         family=family,
         vocab_size=int(_get(config, "vocab_size", path)),

@@ -126,7 +126,7 @@ def _independent(f: Forge) -> list[Case]:
         ("diff-data", a, f.base("llama-almanac-s3", "llama", "almanac", 3)),
         ("diff-family", a, f.base("gemma3-fables-s5", "gemma3", "fables", 5)),
         ("moe-vs-dense", a, f.base("mixtral-fables-s7", "mixtral", "fables", 7)),
-        ("moe-vs-dense", q, f.base("moge-fables-s6", "pangu_moge", "fables", 6)),
+        ("moe-vs-dense", q, f.base("moge-fables-s6", "pangu_pro_moe", "fables", 6)),
         ("permuted-independent", a, f.derived("llama-s2-permuted", other, permute_all, seed=8)),
         ("upcycled-independent", a, f.healed("llama-s2-upcycle-mixtral", other, upcycle.upcycle_moe, noise=0.01,
                                              seed=5)),

@@ -15,7 +15,7 @@ from heredity.checkpoint.base import TensorInfo
 from heredity.layouts.model import TensorRef
 from heredity.layouts.roles import Role
 
-_LAYER_WORDS = frozenset({"layers", "layer", "h", "blk", "block", "blocks"})
+LAYER_WORDS = frozenset({"layers", "layer", "h", "blk", "block", "blocks"})
 
 # leaf segment -> (weight role, bias role)
 _LEAVES: dict[str, tuple[Role, Role | None]] = {}
@@ -67,7 +67,7 @@ def layer_of(name: str) -> tuple[int | None, list[str]]:
     parts = name.split(".")
     for i, p in enumerate(parts[:-1]):
         nxt = parts[i + 1]
-        if p.lower() in _LAYER_WORDS and nxt.isascii() and nxt.isdigit() and len(nxt) <= 6:
+        if p.lower() in LAYER_WORDS and nxt.isascii() and nxt.isdigit() and len(nxt) <= 6:
             return int(nxt), parts[i + 2 :]
     return None, parts
 

@@ -2,22 +2,35 @@
 
 Names the table does not know are handed to :mod:`heredity.layouts.infer`; whatever is still unknown
 is listed in ``Model.unknown`` so that ``inspect`` can show it and tests can refuse to score it.
+When the family's names sit under a wrapper prefix (:mod:`heredity.layouts.wrappers`), unmapped
+names outside that prefix are other parts of the checkpoint (a vision tower): they become
+``Model.components``, grouped by their own prefix, and are neither inferred nor scored.
+
+Each name is split into its key and numbers once; table lookups are memoised per key, so mapping
+costs one regex pass over the names plus one dict lookup each (100,000 names in well under a second).
 """
 
 from __future__ import annotations
 
+import functools
 import os
 from collections.abc import Mapping
+from dataclasses import dataclass, field
 from typing import Any
 
 from heredity.checkpoint import open_checkpoint
+from heredity.checkpoint._gc import gc_paused
 from heredity.checkpoint.base import Checkpoint, TensorInfo
+from heredity.errors import safe_name
 from heredity.layouts.expand import refs_for
-from heredity.layouts.infer import infer_refs, layer_of
-from heredity.layouts.model import Model, TensorRef
-from heredity.layouts.registry import detect, name_index
+from heredity.layouts.infer import LAYER_WORDS, infer_refs, layer_of
+from heredity.layouts.matching import Match, NameIndex, slot_match, split_numbers
+from heredity.layouts.model import Component, Model, TensorRef
+from heredity.layouts.registry import detect_split, name_index
 from heredity.layouts.schema import Layout
 from heredity.layouts.spec import SpecInputs, build_spec, config_int, flatten_config
+
+Split = list[tuple[str, str, list[int]]]  # (stored name, key, numbers)
 
 
 def load_model(source: str | os.PathLike[str] | Checkpoint) -> Model:
@@ -31,52 +44,134 @@ def load_model(source: str | os.PathLike[str] | Checkpoint) -> Model:
 
 def model_from_checkpoint(checkpoint: Checkpoint) -> Model:
     """Map an already open checkpoint (headers only); config/shape disagreements become its warnings."""
+    with gc_paused():
+        return _model_from_checkpoint(checkpoint)
+
+
+def _model_from_checkpoint(checkpoint: Checkpoint) -> Model:
     inventory = checkpoint.tensors
     config = flatten_config(checkpoint.config or {})
-    detection = detect(config, checkpoint.format, inventory.keys())
+    split = [(name, *split_numbers(name)) for name in inventory]
+    detection = detect_split(config, checkpoint.format, split)
     notes = [detection.reason]
-    refs, unknown = _map_names(detection.layout, config, inventory, checkpoint.source, notes)
-    inp = SpecInputs(detection.layout, config, refs, {n: i.shape for n, i in inventory.items()},
-                     checkpoint.format, notes)  # fmt: skip
+    mapped = _Mapping(detection.layout, detection.prefix, config, inventory, checkpoint.source, notes)
+    mapped.run(split)
+    inp = SpecInputs(detection.layout, config, mapped.refs, {n: i.shape for n, i in inventory.items()},
+                     checkpoint.format, notes, family=detection.family)  # fmt: skip
     spec = build_spec(inp)
     for w in inp.warnings:
         if w not in checkpoint.warnings:
             checkpoint.warnings.append(w)
-    return Model(checkpoint=checkpoint, spec=spec, refs=refs, unknown=unknown)
+    return Model(checkpoint=checkpoint, spec=spec, refs=mapped.refs, unknown=mapped.unknown,
+                 prefix=detection.prefix, components=mapped.components)  # fmt: skip
 
 
-def _map_names(
-    layout: Layout | None,
-    config: dict[str, Any],
-    inventory: Mapping[str, TensorInfo],
-    source: str,
-    notes: list[str],
-) -> tuple[list[TensorRef], list[str]]:
-    refs: list[TensorRef] = []
-    leftover: list[str] = []
-    ignored = mtp = 0
-    heads = _unpermute_heads(layout, config)
-    index = name_index(layout.family) if layout else None
-    mtp_from = _mtp_first_layer(layout, config)
-    for name, info in inventory.items():
-        if mtp_from is not None and (layer_of(name)[0] or -1) >= mtp_from:
-            mtp += 1
-            continue
-        match = index.match(name) if index else None
-        if match is not None:
-            refs.extend(refs_for(match, info, heads, source))
-        elif index is not None and index.is_ignored(name):
-            ignored += 1
+@dataclass
+class _Mapping:
+    """Stored names -> refs under one table and wrapper prefix; what is left is inferred or unknown."""
+
+    layout: Layout | None
+    prefix: str
+    config: dict[str, Any]
+    inventory: Mapping[str, TensorInfo]
+    source: str
+    notes: list[str]
+    refs: list[TensorRef] = field(default_factory=list)
+    unknown: list[str] = field(default_factory=list)
+    components: tuple[Component, ...] = ()
+
+    def run(self, split: Split) -> None:
+        index = name_index(self.layout.family) if self.layout else None
+        heads = _unpermute_heads(self.layout, self.config)
+        mtp_from = _mtp_first_layer(self.layout, self.config)
+        key_prefix, skip = split_numbers(self.prefix)[0], len(split_numbers(self.prefix)[1])
+        leftover: list[str] = []
+        outside: list[str] = []
+        ignored = mtp = 0
+        for name, key, numbers in split:
+            if mtp_from is not None and _layer_number(name, key, numbers) >= mtp_from:
+                mtp += 1
+                continue
+            under = bool(self.prefix) and name.startswith(self.prefix)
+            found = _resolve(index, key, numbers, key_prefix, skip, under) if index else None
+            if isinstance(found, Match):
+                self.refs.extend(refs_for(found, self.inventory[name], heads, self.source))
+            elif found is IGNORED:
+                ignored += 1
+            elif self.prefix and not under:
+                outside.append(name)
+            else:
+                leftover.append(name)
+        self.components, stray = _components(outside, self.prefix.count("."))
+        if mtp:
+            self.notes.append(f"{mtp} tensors of multi-token-prediction layers (index >= {mtp_from}) skipped")
+        if ignored:
+            self.notes.append(f"{ignored} non-weight buffers ignored (RoPE tables, masks, position ids)")
+        if self.components:
+            n = sum(len(c.names) for c in self.components)
+            self.notes.append(f"{n} tensors of {len(self.components)} other components outside "
+                              f"'{safe_name(self.prefix, 80)}' reported, not mapped")  # fmt: skip
+        inferred, self.unknown = infer_refs([self.inventory[n] for n in leftover + stray], self.refs)
+        if inferred:
+            self.notes.append(
+                f"{len(inferred)} tensors mapped by name/shape inference, not by a family table"
+            )
+        self.refs += inferred
+
+
+class _Ignored:
+    """A name the table knows is not a weight (RoPE tables, masks, position ids)."""
+
+
+IGNORED = _Ignored()
+
+
+def _resolve(
+    index: NameIndex, key: str, numbers: list[int], key_prefix: str, skip: int, under: bool
+) -> Match | _Ignored | None:
+    """A name's match: under the wrapper prefix first (when it has it), else as stored."""
+    if under:
+        slot = index.lookup(key[len(key_prefix) :], len(numbers) - skip)
+        if slot is not None:
+            return IGNORED if slot.entry is None else slot_match(slot, numbers[skip:])
+    slot = index.lookup(key, len(numbers))
+    if slot is None:
+        return None
+    return IGNORED if slot.entry is None else slot_match(slot, numbers)
+
+
+@functools.lru_cache(maxsize=4096)
+def _layer_position(key: str) -> int | None:
+    """Which of a key's numbers follows its first layer word (``layers.#``), or None."""
+    parts = key.split(".")
+    seen = 0  # numbers before position i
+    for i, part in enumerate(parts[:-1]):
+        if part.lower() in LAYER_WORDS and parts[i + 1] == "#":
+            return seen
+        seen += part == "#"
+    return None
+
+
+def _layer_number(name: str, key: str, numbers: list[int]) -> int:
+    """``layer_of(name)[0] or -1``, read from the key's numbers (a 7-digit "layer": layer_of decides)."""
+    at = _layer_position(key)
+    if at is not None and numbers[at] < 10**6:
+        return numbers[at] or -1
+    return (layer_of(name)[0] or -1) if at is not None else -1
+
+
+def _components(names: list[str], depth: int) -> tuple[tuple[Component, ...], list[str]]:
+    """Group names by their first ``depth`` segments (the wrapper's depth); names too short to have
+    such a prefix are returned apart (they go to inference, like any unmapped name)."""
+    groups: dict[str, list[str]] = {}
+    stray: list[str] = []
+    for name in names:
+        parts = name.split(".")
+        if len(parts) > depth:
+            groups.setdefault(".".join(parts[:depth]) + ".", []).append(name)
         else:
-            leftover.append(name)
-    if mtp:
-        notes.append(f"{mtp} tensors of multi-token-prediction layers (index >= {mtp_from}) skipped")
-    if ignored:
-        notes.append(f"{ignored} non-weight buffers ignored (RoPE tables, masks, position ids)")
-    inferred, unknown = infer_refs([inventory[n] for n in leftover], refs)
-    if inferred:
-        notes.append(f"{len(inferred)} tensors mapped by name/shape inference, not by a family table")
-    return refs + inferred, unknown
+            stray.append(name)
+    return tuple(Component(p, tuple(ns)) for p, ns in groups.items()), stray
 
 
 def _mtp_first_layer(layout: Layout | None, config: dict[str, Any]) -> int | None:

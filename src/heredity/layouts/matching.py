@@ -4,14 +4,18 @@ Every template is expanded once into a *key*: its dotted name with ``{layer}``/`
 ``#``.  A stored name gets the same treatment (each all-digit segment becomes ``#``), so one dict lookup
 finds the entry, and the digits it replaced give the layer and expert indices in template order.
 When the full name does not match, the table's optional prefixes are added (``model.`` for a base
-model saved on its own) or stripped (``language_model.`` of a multimodal wrapper).
+model saved on its own) or stripped (``bert.`` of a task-head wrapper).
+
+Why keys and not names: a 100,000-tensor inventory (DeepSeek-V3) has a few dozen distinct keys, so a
+lookup is memoised per key (:meth:`NameIndex.lookup`) and detection counts keys, not names.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import functools
+from dataclasses import dataclass, field
 
-from heredity.layouts.schema import Entry, Layout
+from heredity.layouts.schema import Entry, Layout, LayoutError
 
 _MAX_INDEX_DIGITS = 7  # a "layer 10**30" segment is not a layer index; treat it as text
 
@@ -27,20 +31,30 @@ class Match:
 
 
 @dataclass(frozen=True)
-class _Slot:
+class Slot:
+    """What a key resolves to in one table."""
+
     entry: Entry | None  # None for ignored (non-weight) names
     template: str
     order: tuple[str, ...]  # placeholder names in template order, e.g. ("layer", "expert")
+    direct: bool = True  # matched as stored, without adding or stripping one of the table's prefixes
+    layer_at: int | None = field(init=False)  # position of the layer / expert index among the numbers
+    expert_at: int | None = field(init=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "layer_at", self.order.index("layer") if "layer" in self.order else None)
+        object.__setattr__(self, "expert_at", self.order.index("expert") if "expert" in self.order else None)
 
 
 def split_numbers(name: str) -> tuple[str, list[int]]:
     """``"model.layers.3.mlp.experts.7.w1"`` -> ``("model.layers.#.mlp.experts.#.w1", [3, 7])``."""
     parts = name.split(".")
-    numbers: list[int] = []
-    for i, p in enumerate(parts):
-        if p.isascii() and p.isdigit() and len(p) <= _MAX_INDEX_DIGITS:
-            numbers.append(int(p))
-            parts[i] = "#"
+    at = [i for i, p in enumerate(parts) if p.isdigit() and p.isascii() and len(p) <= _MAX_INDEX_DIGITS]
+    if not at:
+        return name, []
+    numbers = [int(parts[i]) for i in at]
+    for i in at:
+        parts[i] = "#"
     return ".".join(parts), numbers
 
 
@@ -51,49 +65,67 @@ def template_key(template: str) -> tuple[str, tuple[str, ...]]:
     return key, order
 
 
+def slot_match(slot: Slot, numbers: list[int]) -> Match:
+    """The match of a name whose key found ``slot``, its layer / expert taken from ``numbers``."""
+    assert slot.entry is not None
+    layer = None if slot.layer_at is None else numbers[slot.layer_at]
+    expert = None if slot.expert_at is None else numbers[slot.expert_at]
+    return Match(slot.entry, layer, expert, slot.template)
+
+
 class NameIndex:
-    """Stored name -> :class:`Match` for one layout."""
+    """Stored name (or key) -> :class:`Match` for one layout."""
 
     def __init__(self, layout: Layout) -> None:
         self.layout = layout
-        self._slots: dict[str, _Slot] = {}
+        self._slots: dict[str, Slot] = {}
         for entry in layout.entries:
             for template in entry.names:
                 self._add(template, entry)
         for template in layout.ignore:
             self._add(template, None)
+        for prefix in (*layout.add_prefixes, *layout.strip_prefixes):
+            if split_numbers(prefix)[1] or not prefix.endswith("."):
+                raise LayoutError(
+                    f"prefix '{prefix}' must be dotted words ending in '.'",
+                    path=layout.source,
+                    fix="fix the table",
+                )
+        self.lookup = functools.lru_cache(maxsize=4096)(self._lookup)
 
     def _add(self, template: str, entry: Entry | None) -> None:
         key, order = template_key(template)
-        self._slots.setdefault(key, _Slot(entry, template, order))
+        self._slots.setdefault(key, Slot(entry, template, order))
 
-    def _slot(self, name: str) -> tuple[_Slot, list[int]] | None:
-        for candidate in self._candidates(name):
-            key, numbers = split_numbers(candidate)
-            slot = self._slots.get(key)
-            if slot is not None and len(numbers) == len(slot.order):
-                return slot, numbers
+    def _lookup(self, key: str, count: int) -> Slot | None:
+        """The slot of a stored key with ``count`` numbers: as stored, with a table prefix added, or
+        with one stripped (table prefixes hold no numbers, so keys and names agree on them)."""
+        slot = self._slots.get(key)
+        if slot is not None and len(slot.order) == count:
+            return slot
+        for p in self.layout.add_prefixes:
+            slot = None if key.startswith(p) else self._slots.get(p + key)
+            if slot is not None and len(slot.order) == count:
+                return Slot(slot.entry, slot.template, slot.order, direct=False)
+        for p in self.layout.strip_prefixes:
+            slot = self._slots.get(key[len(p) :]) if key.startswith(p) and len(key) > len(p) else None
+            if slot is not None and len(slot.order) == count:
+                return Slot(slot.entry, slot.template, slot.order, direct=False)
         return None
 
-    def _candidates(self, name: str) -> list[str]:
-        out = [name]
-        out += [p + name for p in self.layout.add_prefixes if not name.startswith(p)]
-        out += [
-            name[len(p) :] for p in self.layout.strip_prefixes if name.startswith(p) and len(name) > len(p)
-        ]
-        return out
+    def resolve(self, key: str, numbers: list[int]) -> Match | None:
+        """A split stored name (see :func:`split_numbers`) resolved, or None (unknown or ignored)."""
+        slot = self.lookup(key, len(numbers))
+        if slot is None or slot.entry is None:
+            return None
+        return slot_match(slot, numbers)
 
     def match(self, name: str) -> Match | None:
         """The entry a stored name belongs to, or None (unknown or ignored)."""
-        found = self._slot(name)
-        if found is None or found[0].entry is None:
-            return None
-        slot, numbers = found
-        idx = dict(zip(slot.order, numbers, strict=True))
-        assert slot.entry is not None
-        return Match(slot.entry, idx.get("layer"), idx.get("expert"), slot.template)
+        return self.resolve(*split_numbers(name))
 
     def is_ignored(self, name: str) -> bool:
         """True for names the table knows are not weights (RoPE tables, attention masks, position ids)."""
-        found = self._slot(name)
-        return found is not None and found[0].entry is None
+        key, numbers = split_numbers(name)
+        slot = self.lookup(key, len(numbers))
+        return slot is not None and slot.entry is None

@@ -3,19 +3,24 @@
 :class:`Model` maps ``(role, layer, expert)`` to stored tensors through :class:`TensorRef` records that a
 family layout produced, and applies the canonicalisation each record asks for (expert selection from
 fused tensors, transposition, row slices of fused tensors, GGUF q/k un-permutation, Gemma ``1 + w``).
-It reads lazily and logs every tensor it read, so reports can list exactly what evidence rests on.
+It reads lazily; every read goes through the model's own :class:`~heredity.checkpoint.recorder.ReadRecorder`
+(attached when the model is built), so reports can list exactly what evidence rests on.  A comparison
+works on :meth:`Model.view`, which shares the stored checkpoint but has a fresh recorder.
 """
 
 from __future__ import annotations
 
+import copy
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 import numpy as np
 
 from heredity.checkpoint.base import Checkpoint
+from heredity.checkpoint.recorder import ReadRecorder, RecordingCheckpoint, unique_bytes
 from heredity.errors import NotApplicableError
 from heredity.layouts.roles import Role
+from heredity.results import Exclusion
 
 
 @dataclass(frozen=True)
@@ -46,7 +51,7 @@ class TensorRef:
 class ModelSpec:
     """Structure of a model; ``None`` where a field does not apply (e.g. experts of a dense model)."""
 
-    family: str  # layout family name, e.g. "llama", "qwen2", "pangu_pro_moe"; "unknown" if inferred
+    family: str  # layout family, e.g. "llama", "pangu_pro_moe"; a GGUF's general.architecture; "unknown" if inferred
     format: str  # checkpoint reader name
     layers: int
     hidden_size: int | None
@@ -70,11 +75,20 @@ def unpermute_gguf_rows(w: np.ndarray, n_heads: int) -> np.ndarray:
     ``[rows]`` biases: GGUF stores each head's rows interleaved (pairs), HF stores them as two halves."""
     rows = w.shape[0]
     if rows % (2 * n_heads):
-        raise NotApplicableError(f"cannot un-permute {rows} rows into {n_heads} heads")
+        raise NotApplicableError(f"cannot un-permute {rows} rows into {n_heads} heads", Exclusion.SHAPES)
     rest = w.shape[1:]
     half = rows // n_heads // 2
     # gguf: [heads, half, 2, ...] ; hf: [heads, 2, half, ...]
     return w.reshape(n_heads, half, 2, *rest).swapaxes(1, 2).reshape(rows, *rest)
+
+
+@dataclass(frozen=True)
+class Component:
+    """Tensors beside the model a family table mapped, under their own prefix (a multimodal
+    checkpoint's vision tower, a sentence-transformers head): reported, never scored."""
+
+    prefix: str  # e.g. "model.vision_tower."
+    names: tuple[str, ...]
 
 
 @dataclass
@@ -85,12 +99,30 @@ class Model:
     spec: ModelSpec
     refs: list[TensorRef]
     unknown: list[str] = field(default_factory=list)  # stored names no role was found for
-    read_log: dict[str, int] = field(default_factory=dict)  # stored name -> bytes read
+    recorder: ReadRecorder = field(default_factory=ReadRecorder)  # every read of this model
+    prefix: str = ""  # wrapper prefix the family's names were found under ("" when stored bare)
+    components: tuple[Component, ...] = ()  # other parts of the checkpoint, outside ``prefix``
 
     def __post_init__(self) -> None:
+        ck = self.checkpoint
+        if not (isinstance(ck, RecordingCheckpoint) and ck.recorder is self.recorder):
+            self.checkpoint = RecordingCheckpoint(self.stored_checkpoint(ck), self.recorder)
         self._by_key: dict[tuple[Role, int | None, int | None], TensorRef] = {}
         for r in self.refs:
             self._by_key.setdefault(r.key, r)
+
+    @staticmethod
+    def stored_checkpoint(ck: Checkpoint) -> Checkpoint:
+        """The reader under any recording wrapper."""
+        return ck.inner if isinstance(ck, RecordingCheckpoint) else ck
+
+    def view(self) -> Model:
+        """The same model over the same stored checkpoint, with a fresh, empty recorder (nothing is
+        copied or re-read; reads through the view are recorded only there)."""
+        out = copy.copy(self)
+        out.recorder = ReadRecorder()
+        out.checkpoint = RecordingCheckpoint(self.stored_checkpoint(self.checkpoint), out.recorder)
+        return out
 
     # -- lookup ---------------------------------------------------------------------------------
     def has(self, role: Role, layer: int | None = None, expert: int | None = None) -> bool:
@@ -102,7 +134,9 @@ class Model:
         except KeyError:
             where = "" if layer is None else f" in layer {layer}"
             where += "" if expert is None else f", expert {expert}"
-            raise NotApplicableError(f"model has no '{role.value}' tensor{where}") from None
+            raise NotApplicableError(
+                f"model has no '{role.value}' tensor{where}", Exclusion.MISSING
+            ) from None
 
     def refs_for(self, role: Role) -> list[TensorRef]:
         return [r for r in self.refs if r.role == role]
@@ -122,23 +156,39 @@ class Model:
         return self.load(self.ref(role, layer, expert))
 
     def load(self, ref: TensorRef) -> np.ndarray:
-        info = self.checkpoint.info(ref.name)
         if ref.index is not None:
             w = self.checkpoint.read(ref.name, rows=slice(ref.index, ref.index + 1))[0]
-            per = info.nbytes // max(info.shape[0], 1)
-            self._log(ref.name, per)
         elif ref.rows is not None and not ref.transpose:
             w = self.checkpoint.read(ref.name, rows=slice(*ref.rows))
-            self._log(ref.name, info.nbytes * (ref.rows[1] - ref.rows[0]) // max(info.shape[0], 1))
             return self._finish(w, ref)
         else:
             w = self.checkpoint.read(ref.name)
-            self._log(ref.name, info.nbytes)
         if ref.transpose:
             w = w.T
         if ref.rows is not None:
             w = w[ref.rows[0] : ref.rows[1]]
         return self._finish(w, ref)
+
+    def canonical_rows(self, ref: TensorRef) -> int:
+        """How many rows the canonical tensor has (from the inventory)."""
+        info = self.checkpoint.info(ref.name)
+        if ref.rows is not None:
+            return ref.rows[1] - ref.rows[0]
+        shape = info.shape[1:] if ref.index is not None else info.shape
+        if not shape:
+            return 1
+        return shape[-1] if ref.transpose and len(shape) == 2 else shape[0]
+
+    def load_rows(self, ref: TensorRef, start: int, stop: int) -> np.ndarray | None:
+        """Canonical rows ``[start, stop)`` read without the rest of the tensor, or None when the stored
+        layout does not allow it (transposed storage, a per-expert slice, GGUF-permuted heads)."""
+        if ref.transpose or ref.index is not None or ref.unpermute_heads is not None:
+            return None
+        offset = ref.rows[0] if ref.rows is not None else 0
+        w = self.checkpoint.read(ref.name, rows=slice(offset + start, offset + stop))
+        if ref.plus_one:
+            w = w + np.float32(1.0)
+        return np.asarray(w, dtype=np.float32, order="C")
 
     def _finish(self, w: np.ndarray, ref: TensorRef) -> np.ndarray:
         if ref.unpermute_heads is not None:
@@ -147,12 +197,10 @@ class Model:
             w = w + np.float32(1.0)
         return np.asarray(w, dtype=np.float32, order="C")  # (ascontiguousarray would turn 0-d into 1-d)
 
-    def _log(self, name: str, nbytes: int) -> None:
-        self.read_log[name] = self.read_log.get(name, 0) + int(nbytes)
-
     @property
     def bytes_read(self) -> int:
-        return sum(self.read_log.values())
+        """Stored bytes read through this model so far (each distinct tensor slice counted once)."""
+        return unique_bytes(self.recorder.since())
 
     def iter_layers(self) -> Iterable[int]:
         return range(self.spec.layers)

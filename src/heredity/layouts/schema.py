@@ -18,6 +18,13 @@ Templates are the names the family's reference implementation saves.  ``add_pref
 a stored name may lack (a base model saved without its ``model.`` wrapper); ``strip_prefixes`` lists
 prefixes a stored name may carry on top (``language_model.`` inside a multimodal checkpoint).
 
+A table may ``"extends": "<family>"`` another table in the same folder: it inherits the parent's
+tensors and every top-level key but the identifying ones (``family``, ``comment``, ``architectures``,
+``model_types``, ``formats``); a key it sets replaces the parent's value whole.  Its own ``tensors``
+replace inherited entries of the same ``name`` in place, and add new ones: after the entry named by
+the new entry's ``"after"``, else right after the entry listed before it, else at the end.
+``"drop": [names]`` removes inherited entries.  The result is validated as if written out in full.
+
 Names are templates: ``{layer}`` and ``{expert}`` stand for decimal indices; they never contain other
 numeric segments, so a stored name can be looked up by replacing its numeric segments with ``#``.
 """
@@ -55,6 +62,10 @@ _TOP_KEYS = {
     "expert_groups_from": (str, type(None)), "ignore": list, "synth_config": dict, "tensors": list,
 }  # fmt: skip
 _REQUIRED_TOP = {"family", "comment", "tensors", "config"}
+# keys only a table that extends another may use; they are resolved away before validation
+_EXTENDS_KEYS = {"extends": str, "drop": list}
+_IDENTITY_KEYS = {"family", "comment", "architectures", "model_types", "formats"}
+MAX_EXTENDS_DEPTH = 8
 _ENTRY_KEYS = {
     "role": str, "split": list, "name": str, "aliases": list, "optional": bool, "transpose": bool,
     "plus_one": bool, "unpermute": str, "fused_experts": bool, "moe": bool, "dense": bool,
@@ -139,16 +150,88 @@ class Layout:
 
 
 def load_layout_file(path: Path) -> Layout:
-    """Read and validate one JSON table."""
+    """Read and validate one JSON table (a parent it ``extends`` is ``<family>.json`` beside it)."""
+    return parse_layout(_resolved(path, 0), source=str(path))
+
+
+def _read_json(path: Path) -> object:
     try:
-        raw = json.loads(path.read_text(encoding="utf-8"))
+        return json.loads(path.read_text(encoding="utf-8"))
     except (OSError, ValueError) as exc:
         raise LayoutError(f"cannot read layout table: {exc}", path=path, fix="fix the JSON") from None
-    return parse_layout(raw, source=str(path))
+
+
+def _resolved(path: Path, depth: int) -> object:
+    """The table at ``path`` with its ``extends`` chain merged in (still unvalidated raw JSON)."""
+    raw = _read_json(path)
+    if not isinstance(raw, dict) or "extends" not in raw:
+        return raw
+    source = str(path)
+    parent = raw["extends"]
+    if not isinstance(parent, str) or not parent.isidentifier():
+        raise LayoutError("'extends' must name a family", path=source, fix='e.g. "extends": "llama"')
+    if depth >= MAX_EXTENDS_DEPTH:
+        raise LayoutError(f"'extends' chain deeper than {MAX_EXTENDS_DEPTH} (a cycle?)", path=source,
+                          fix="break the cycle")  # fmt: skip
+    parent_path = path.parent / f"{parent}.json"
+    if not parent_path.is_file():
+        raise LayoutError(f"extends unknown family '{parent}'", path=source, fix=f"add {parent_path.name}")
+    base = _resolved(parent_path, depth + 1)
+    if not isinstance(base, dict):
+        raise LayoutError("table must be an object", path=str(parent_path), fix="fix the table")
+    return extend(base, raw, source)
+
+
+def extend(parent: dict[str, Any], child: dict[str, Any], source: str = "<layout>") -> dict[str, Any]:
+    """Merge a child table onto its (already resolved) parent; see the module docstring for the rules."""
+    allowed = {**_TOP_KEYS, **_EXTENDS_KEYS}
+    _check_keys(child, allowed, {"family", "comment", "extends"}, source, "table")
+    out = {k: v for k, v in parent.items() if k not in _IDENTITY_KEYS and k in _TOP_KEYS}
+    out.update({k: v for k, v in child.items() if k not in _EXTENDS_KEYS and k != "tensors"})
+    entries = _inherited_entries(parent, child, source)
+    cursor: int | None = None
+    for i, raw in enumerate(child.get("tensors", [])):
+        where = f"tensors[{i}]"
+        if not isinstance(raw, dict) or not isinstance(raw.get("name"), str):
+            raise LayoutError(f"{where} must be an object with a 'name'", path=source, fix="fix the table")
+        entry = {k: v for k, v in raw.items() if k != "after"}
+        names = [e["name"] for e in entries]
+        after = raw.get("after")
+        if entry["name"] in names:
+            if after is not None:
+                raise LayoutError(f"{where} replaces an inherited entry and cannot move it ('after')",
+                                  path=source, fix="drop 'after'")  # fmt: skip
+            cursor = names.index(entry["name"])
+            entries[cursor] = entry
+            continue
+        if after is not None and (not isinstance(after, str) or after not in names):
+            raise LayoutError(
+                f"{where}.after names no entry: '{after}'", path=source, fix="name an entry above"
+            )
+        cursor = (
+            names.index(after) + 1 if after is not None else (len(entries) if cursor is None else cursor + 1)
+        )
+        entries.insert(cursor, entry)
+    out["tensors"] = entries
+    return out
+
+
+def _inherited_entries(parent: dict[str, Any], child: dict[str, Any], source: str) -> list[dict[str, Any]]:
+    entries = [dict(e) for e in parent.get("tensors", []) if isinstance(e, dict)]
+    names = [e.get("name") for e in entries]
+    for name in _strs(child.get("drop", []), source, "drop"):
+        if name not in names:
+            raise LayoutError(f"drop names no inherited entry: '{name}'", path=source, fix="remove it")
+        del entries[names.index(name)]
+        names.remove(name)
+    return entries
 
 
 def parse_layout(raw: object, source: str = "<layout>") -> Layout:
     """Validate a decoded table (strict: unknown keys, wrong types and unknown roles are errors)."""
+    if isinstance(raw, dict) and raw.keys() & _EXTENDS_KEYS.keys():
+        raise LayoutError("a table that extends another must be loaded from its file", path=source,
+                          fix="use load_layout_file, or merge it with schema.extend first")  # fmt: skip
     top = _check_keys(raw, _TOP_KEYS, _REQUIRED_TOP, source, "table")
     entries = tuple(_parse_entry(e, source, i) for i, e in enumerate(top["tensors"]))
     config = _parse_config(top["config"], source)

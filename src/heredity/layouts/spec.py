@@ -72,6 +72,7 @@ class SpecInputs:
     fmt: str
     notes: list[str] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
+    family: str | None = None  # reported family when it is not the table's (a GGUF's architecture)
 
     def cfg(self, name: str) -> int | None:
         keys = self.layout.config.get(name, ()) if self.layout else GENERIC_CONFIG.get(name, ())
@@ -104,7 +105,7 @@ def build_spec(inp: SpecInputs) -> ModelSpec:
     if experts and groups is None and inp.layout and inp.layout.expert_groups_from == "experts_per_token":
         groups = per_token
     return ModelSpec(
-        family=inp.layout.family if inp.layout else "unknown",
+        family=inp.family or (inp.layout.family if inp.layout else "unknown"),
         format=inp.fmt,
         layers=_layers(inp),
         hidden_size=hidden,

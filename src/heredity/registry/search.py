@@ -43,7 +43,7 @@ from heredity.registry.sketch import scores, shape_signature, sketch
 from heredity.registry.store import Registry, indexed_hashes
 from heredity.results import Comparison
 from heredity.stats import holm
-from heredity.verdict import LENIENT_P, RELATED_P, has_power, voting
+from heredity.verdict import LENIENT_P, RELATED_P, voting
 
 SEARCH_SCHEMA = "heredity.registry.search/1"
 SHORTLIST = 24
@@ -218,7 +218,7 @@ def _match(registry: Registry, fp: Fingerprint, key: str, entry_fp: Fingerprint,
            p: float | None, adj: float, why: tuple[str, ...]) -> Match:
     entry = registry.entry(key)
     assert entry is not None
-    powered = any(has_power(e) for e in voting(comp.evidence))
+    powered = any(e.powerful for e in voting(comp.evidence))
     if adj < RELATED_P:
         label = "related"
     elif comp.verdict.label == "independent":

@@ -7,19 +7,12 @@ Numbers are formatted for people: p-values in scientific notation once they are 
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
 
-from heredity.results import Evidence, VerdictLabel
+from heredity.results import Comparison, Evidence, VerdictLabel
+from heredity.stats import P_FLOOR
 
-# What each named test compares, in words a non-expert can follow (shown when a test gives no summary).
-TEST_WHAT: dict[str, str] = {
-    "identical": "byte-identical tensors (sha256)",
-    "vectors": "aligned 1-D vectors (norms, biases), per layer",
-    "matching": "neuron alignment, gate vs up (Hungarian)",
-    "layers": "which layer of A matches which layer of B",
-    "experts": "MoE experts against the dense FFN",
-    "attn_std": "per-layer std curves of q/k/v/o (HonestAGI)",
-}
-
+LABEL_SHORT: dict[str, str] = {"related": "rel", "independent": "ind", "inconclusive": "inc"}
 LABEL_STYLE: dict[str, str] = {"related": "bold red", "independent": "bold green", "inconclusive": "bold yellow"}
 
 # What a combined p-value means, per verdict, for a reader who is not a statistician.
@@ -33,12 +26,24 @@ LABEL_MEANING: dict[str, str] = {
 }
 
 
+# Every test's p-value is clamped at stats.P_FLOOR (1e-300) and a multiple-testing correction may
+# multiply it by the number of tests, so any p-value below this is "at the floor": the true value is
+# smaller than anything shown, and printing "3.0e-300" would invite quoting a number never computed.
+FLOOR_SHOWN = P_FLOOR * 1e3
+FLOOR_TEXT = "<1e-297"
+
+
+def at_floor(p: float | None) -> bool:
+    """True for a p-value at (or within a correction factor of) the computation floor."""
+    return p is not None and not math.isnan(p) and p < FLOOR_SHOWN
+
+
 def format_p(p: float | None) -> str:
-    """A p-value for display: ``-`` when absent, scientific below 0.001, bounded below by 1e-300."""
+    """A p-value for display: ``-`` when absent, scientific below 0.001, ``<1e-297`` at the floor."""
     if p is None or math.isnan(p):
         return "-"
-    if p <= 0.0:
-        return "<1e-300"
+    if at_floor(p):
+        return FLOOR_TEXT
     if p < 1e-3:
         return f"{p:.1e}"
     return f"{p:.3f}"
@@ -78,8 +83,8 @@ def evidence_role(ev: Evidence) -> str:
 
 
 def evidence_what(ev: Evidence) -> str:
-    """What a test compares: its own summary line if it gave one, else the generic description."""
-    return ev.summary or TEST_WHAT.get(ev.test, ev.test)
+    """What a test compares: its own summary line if it gave one, else what the test class compares."""
+    return ev.summary or ev.compares or ev.test
 
 
 def label_text(label: VerdictLabel | str) -> str:
@@ -91,10 +96,10 @@ def p_in_words(p: float | None) -> str:
     """``about 1 in 170 billion`` style reading of a p-value, for readers who are not statisticians."""
     if p is None or math.isnan(p):
         return "no combined p-value (no test could run)"
-    if p <= 0.0:
-        return "smaller than 1 in 10^300"
-    if p >= 0.5:
-        return f"{p:.0%} - entirely ordinary under independence"
+    if at_floor(p):
+        return "smaller than 1 in 10^297, the smallest p-value heredity computes"
+    if p >= 0.5:  # says nothing about power: an inconclusive pair can have p = 1 too
+        return f"{p:.0%}: nothing unusual in the tests that ran"
     odds = 1.0 / p
     if odds >= 1e15:
         return f"about 1 in 10^{math.floor(-math.log10(p))}"
@@ -102,6 +107,37 @@ def p_in_words(p: float | None) -> str:
         if odds >= scale:
             return f"about 1 in {odds / scale:,.0f} {word}"
     return f"about 1 in {odds:,.0f}"
+
+
+def plan_line(comp: Comparison) -> str:
+    """How the adaptive plan ran: the tests in run order, then what it skipped and why."""
+    from heredity.results import Exclusion
+
+    skipped = [e.test for e in comp.evidence if e.excluded in (Exclusion.SETTLED, Exclusion.OVER_BUDGET)]
+    said = f"plan: adaptive, ran {', '.join(comp.plan.order) or 'nothing'}"
+    if comp.plan.settled_by:
+        said += f"; settled by {comp.plan.settled_by}"
+    if skipped:
+        said += f"; skipped {', '.join(skipped)} (--thorough runs every test)"
+    return said
+
+
+MAX_NONFINITE_LINES = 10
+
+
+def nonfinite_lines(nonfinite: Mapping[str, Mapping[str, int]]) -> list[str]:
+    """One line per tensor with NaN/Inf values seen in what was read (at most a few per side)."""
+    from heredity.errors import safe_name
+
+    lines = []
+    for side in ("a", "b"):
+        found = nonfinite.get(side, {})
+        for name, count in list(found.items())[:MAX_NONFINITE_LINES]:
+            lines.append(f"{side.upper()}: tensor '{safe_name(name, 120)}' has {count:,} NaN/Inf values "
+                         "(set to 0: left out of every statistic)")
+        if len(found) > MAX_NONFINITE_LINES:
+            lines.append(f"{side.upper()}: and {len(found) - MAX_NONFINITE_LINES} more tensors with NaN/Inf values")
+    return lines
 
 
 def clean_text(text: object, limit: int = 400) -> str:

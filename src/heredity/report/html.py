@@ -30,25 +30,10 @@ def verdict_section(comp: Comparison) -> str:
         f"{esc(fmt.LABEL_MEANING.get(v.label, ''))} Threshold for 'related': {esc(fmt.format_p(v.threshold))}."
     )
     extra = "".join(f"<p><b>{k}:</b> {esc(t)}</p>" for k, t in (("Why", v.reason), ("Power", v.power)) if t)
-    extra += _public_fingerprint_note(comp)
+    extra += "".join(f"<p>{esc(e.context)}</p>" for e in comp.evidence if e.applicable and e.context)
     return (
         f'<section class="verdict {esc(v.label)}" id="verdict"><p><span class="label">{esc(fmt.label_text(v.label))}</span>: '
         f"{esc(v.sentence)}</p><p>{p_line}</p>{extra}</section>"
-    )
-
-
-def _public_fingerprint_note(comp: Comparison) -> str:
-    """What the public attention-std fingerprint says for this pair, and why it cannot decide."""
-    ev = next((e for e in comp.evidence if e.test == "attn_std" and e.applicable), None)
-    if ev is None or ev.statistic is None:
-        return ""
-    return (
-        f"<p><b>The public fingerprint:</b> the per-layer attention-std correlation used in the Pangu/Qwen "
-        f"dispute is <b>{ev.statistic:.3f}</b> for this pair. It is shown for comparison only and does not "
-        "count towards the verdict: independently trained models also score high on it (0.91 for the "
-        "unrelated deepseek-llm-7b and llama2-7b), because depth trends come from the training recipe, not "
-        "from descent. The tests above compare the weights themselves, against a null that holds under "
-        "independence.</p>"
     )
 
 
@@ -64,14 +49,15 @@ def _model_row(side: str, m: ModelSummary) -> list[str]:
 def models_section(comp: Comparison) -> str:
     rows = [_model_row("A", comp.a), _model_row("B", comp.b)]
     headers = ["", "source", "format", "family", "layers", "hidden", "experts", "params"]
-    return "<h2>Models</h2>" + table(headers, rows, numeric=frozenset({4, 5, 6, 7}))
+    warn = "".join(f'<p class="note">{esc(line)}</p>' for line in fmt.nonfinite_lines(comp.nonfinite))
+    return "<h2>Models</h2>" + table(headers, rows, numeric=frozenset({4, 5, 6, 7})) + warn
 
 
 def evidence_section(comp: Comparison) -> str:
     rows = []
     for ev in comp.evidence:
         found = ev.summary if ev.applicable else f"not run: {ev.reason or 'no reason given'}"
-        rows.append([f"<b>{esc(ev.test)}</b>", esc(fmt.TEST_WHAT.get(ev.test, "-")), esc(fmt.format_stat(ev.statistic)),
+        rows.append([f"<b>{esc(ev.test)}</b>", esc(ev.compares or "-"), esc(fmt.format_stat(ev.statistic)),
                      esc(fmt.format_p(ev.p_value)), esc(fmt.evidence_role(ev)), esc(found)])
     note = ('<p class="muted">Descriptive tests measure similarity of function or training recipe, not lineage; '
             "they are shown but never decide the verdict.</p>")
@@ -86,7 +72,7 @@ def figure_html(fig: Figure) -> str:
 
 def plots_section(figures: list[Figure]) -> str:
     if not figures:
-        return '<h2>Plots</h2><p class="note">No test that ran stored plot data.</p>'
+        return '<h2>Plots</h2><p class="note">No test that ran attached a plot.</p>'
     return '<h2>Plots</h2><div class="plots">' + "\n".join(figure_html(f) for f in figures) + "</div>"
 
 

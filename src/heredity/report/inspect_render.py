@@ -74,8 +74,25 @@ def roles_table(r: InspectResult, per_row: int = 4) -> Table:
     return table
 
 
-def attention_lines(r: InspectResult) -> list[RenderableType]:
+def wrapper_lines(r: InspectResult) -> list[RenderableType]:
+    """The wrapper prefix stripped and the other components (towers) beside the mapped model."""
     out: list[RenderableType] = []
+    if r.prefix_stripped:
+        out.append(Text.from_markup(f"[bold]wrapper prefix stripped:[/bold] {_safe(r.prefix_stripped)}"))
+    if r.components:
+        out.append(Text.from_markup(f"[bold]other components ({len(r.components)}, not mapped):[/bold]"))
+        shown = r.components[:MAX_UNKNOWN_SHOWN]
+        out += [
+            Text.from_markup(f"  {_safe(c.prefix)}  {c.tensors} tensors, {human_params(c.params)} parameters")
+            for c in shown
+        ]
+        if len(r.components) > len(shown):
+            out.append(Text(f"  ... and {len(r.components) - len(shown)} more"))
+    return out
+
+
+def attention_lines(r: InspectResult) -> list[RenderableType]:
+    out: list[RenderableType] = wrapper_lines(r)
     if r.unknown_tensors:
         shown = [_safe(n) for n in r.unknown_tensors[:MAX_UNKNOWN_SHOWN]]
         more = len(r.unknown_tensors) - len(shown)

@@ -26,9 +26,11 @@ def short_names(result: MatrixResult) -> list[str]:
 
 
 def p_table(result: MatrixResult) -> Table:
-    """The combined p-value of every pair; the label colours the cell."""
+    """The verdict and combined p-value of every pair (``rel 4.3e-54``); the label also colours the cell,
+    so inconclusive and independent pairs with similar p-values still look different."""
     labels = short_names(result)
-    t = Table(title="Combined p-values (related if below the verdict threshold)", title_justify="left")
+    t = Table(title="Verdict and combined p-value per pair (rel = related, ind = independent, "
+                    "inc = inconclusive)", title_justify="left")
     t.add_column("model")
     for label in labels:
         t.add_column(label, justify="right")
@@ -36,7 +38,8 @@ def p_table(result: MatrixResult) -> Table:
         cells = []
         for j in range(len(labels)):
             comp = result.pair(i, j)
-            text = "-" if comp is None else fmt.format_p(comp.verdict.p_value)
+            text = "-" if comp is None else (f"{fmt.LABEL_SHORT.get(comp.verdict.label, '?')} "
+                                             f"{fmt.format_p(comp.verdict.p_value)}")
             style = "" if comp is None else fmt.LABEL_STYLE.get(comp.verdict.label, "")
             cells.append(f"[{style}]{text}[/]" if style else text)
         t.add_row(f"{row_label} {safe(result.names[i])}", *cells)
@@ -57,8 +60,10 @@ def lineage_tree(result: MatrixResult) -> Tree:
 
 
 def terminal_renderable(result: MatrixResult) -> RenderableType:
-    related = sum(1 for c in result.pairs.values() if c.verdict.label == "related")
-    head = f"{len(result.names)} models, {len(result.pairs)} pairs, {related} related, {len(result.roots)} lineage group(s)"
+    count = {label: sum(1 for c in result.pairs.values() if c.verdict.label == label) for label in fmt.LABEL_SHORT}
+    head = (f"{len(result.names)} models, {len(result.pairs)} pairs: {count['related']} related, "
+            f"{count['independent']} independent, {count['inconclusive']} inconclusive; "
+            f"{len(result.roots)} lineage group(s)")
     return Group(head, "", p_table(result), lineage_tree(result))
 
 

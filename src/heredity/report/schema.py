@@ -10,6 +10,9 @@ from __future__ import annotations
 
 from typing import Any
 
+from heredity.plotdata import KINDS
+from heredity.results import Exclusion
+
 _P = {"type": ["number", "null"], "minimum": 0, "maximum": 1}
 _NAMES = {"type": "array", "items": {"type": "string"}}
 
@@ -29,9 +32,12 @@ MODEL_SUMMARY: dict[str, Any] = {
     },
 }
 
+_BYTES = {"type": "object", "additionalProperties": {"type": "integer", "minimum": 0}}
+
 EVIDENCE: dict[str, Any] = {
     "type": "object",
-    "required": ["test", "applicable", "statistic", "p_value", "descriptive", "reason", "summary", "seconds", "detail"],
+    "required": ["test", "applicable", "statistic", "p_value", "descriptive", "reason", "excluded", "summary",
+                 "compares", "power", "params", "reads", "seconds", "detail", "plots", "context"],
     "additionalProperties": False,
     "properties": {
         "test": {"type": "string"},
@@ -40,9 +46,20 @@ EVIDENCE: dict[str, Any] = {
         "p_value": _P,
         "descriptive": {"type": "boolean"},
         "reason": {"type": ["string", "null"]},
+        "excluded": {"enum": [None, *(e.value for e in Exclusion)]},
         "summary": {"type": "string"},
+        "compares": {"type": "string"},
+        "power": {"type": ["object", "null"], "required": ["main_weights", "statement"],
+                  "properties": {"main_weights": {"type": "boolean"}, "statement": {"type": "string"}}},
+        "params": {"type": "object"},
+        "reads": {"type": "object", "required": ["declared_bytes", "bytes_read", "tensors"],
+                  "properties": {"declared_bytes": _BYTES, "bytes_read": _BYTES,
+                                 "tensors": {"type": "object", "additionalProperties": _NAMES}}},
         "seconds": {"type": "number", "minimum": 0},
         "detail": {"type": "object"},
+        "plots": {"type": "array", "items": {"type": "object", "required": ["kind", "title", "caption"],
+                                             "properties": {"kind": {"enum": sorted(KINDS)}}}},
+        "context": {"type": "string"},
     },
 }
 
@@ -66,7 +83,12 @@ COMPARE_V1: dict[str, Any] = {
         "b": MODEL_SUMMARY,
         "evidence": {"type": "array", "items": EVIDENCE},
         "tensors_read": {"type": "object", "additionalProperties": _NAMES},
-        "bytes_read": {"type": "object", "additionalProperties": {"type": "integer", "minimum": 0}},
+        "bytes_read": _BYTES,
+        "nonfinite": {"type": "object", "additionalProperties": _BYTES},
+        "plan": {"type": "object", "required": ["mode", "order", "settled_by", "corrected_for"],
+                 "properties": {"mode": {"enum": ["adaptive", "thorough"]}, "order": _NAMES,
+                                "settled_by": {"type": ["string", "null"]},
+                                "corrected_for": {"type": ["integer", "null"], "minimum": 1}}},
         "tensor_sha256": {"type": "object", "additionalProperties": {"type": "object", "additionalProperties": {"type": "string"}}},
         "tensor_rows": {"type": "object"},
         "seconds": {"type": "number", "minimum": 0},

@@ -45,7 +45,7 @@ def evidence_table(evidence: tuple[Evidence, ...]) -> Table:
     for ev in evidence:
         table.add_row(
             safe(ev.test),
-            escape(fmt.TEST_WHAT.get(ev.test, "-")),
+            escape(ev.compares or "-"),
             fmt.format_stat(ev.statistic),
             fmt.format_p(ev.p_value),
             fmt.evidence_role(ev),
@@ -87,9 +87,11 @@ def read_lines(comp: Comparison) -> list[str]:
     for side in ("a", "b"):
         names = comp.tensors_read.get(side, ())
         nbytes = comp.bytes_read.get(side)
-        size = f", {fmt.format_bytes(nbytes)}" if nbytes is not None else ""
+        size = f", {fmt.format_bytes(nbytes)} read (re-reads by several tests counted)" if nbytes else ""
         lines.append(f"read from {side.upper()}: {len(names)} tensors{size}")
     lines.append(f"time: {fmt.format_seconds(comp.seconds)}; heredity {escape(comp.version or '?')}")
+    if comp.plan.mode == "adaptive":
+        lines.append(escape(fmt.plan_line(comp)))
     return lines
 
 
@@ -103,6 +105,7 @@ def comparison_renderable(comp: Comparison) -> RenderableType:
     parts += ["", model_line("A", comp.a), model_line("B", comp.b), ""]
     parts.append(evidence_table(comp.evidence))
     parts += [findings(comp.evidence), ""]
+    parts.extend(Text(line, style="yellow") for line in fmt.nonfinite_lines(comp.nonfinite))
     parts.extend(read_lines(comp))
     return Group(*parts)
 

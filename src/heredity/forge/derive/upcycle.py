@@ -134,7 +134,7 @@ def upcycle_moge(arrays: Arrays, config: dict[str, Any], experts: int = 8, group
     out = _non_mlp(arrays)
     for i in range(cfg.num_layers):
         _moge_layer(out, arrays, i, plan, rng)
-    new = cfg.with_(family="pangu_moge", num_experts=experts, experts_per_tok=top_k, expert_groups=groups,
+    new = cfg.with_(family="pangu_pro_moe", num_experts=experts, experts_per_tok=top_k, expert_groups=groups,
                     moe_intermediate_size=width, shared_intermediate_size=dense_width)
     _attention_biases(out, new)
     return out, new.to_hf()

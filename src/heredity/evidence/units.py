@@ -1,0 +1,97 @@
+"""Matching interchangeable units (MLP neurons, expert neurons) of two models, shared by the tests.
+
+For two weight families of one layer (gate rows and up rows), neurons of A are matched to neurons of B
+by an optimal assignment (Hungarian, cost ``-|cos|``) once on each family; :func:`match_units` reports
+how often the two assignments agree and the p-value of that agreement under independence
+(:func:`heredity.stats.agreement_p`).  Why this statistic and what its null assumes: :mod:`.matching`.
+
+Before matching, every matrix has its mean row subtracted (a direction shared by all rows, as outlier
+channels give, would otherwise couple the two assignments) and each up row is replaced by its component
+orthogonal to the same neuron's gate row (training couples a neuron's gate and up rows).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from heredity.errors import NotApplicableError
+from heredity.evidence.features import Features
+from heredity.layouts.roles import Role
+from heredity.results import Exclusion
+from heredity.stats import agreement_p, hungarian, spearman, spearman_perm_p
+
+MIN_UNITS = 3  # fewer usable neurons than this on a side: nothing to match
+
+
+def prepare(gate: np.ndarray, up: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Centre over neurons, decouple up from gate per neuron, unit-normalise rows."""
+    g = gate.astype(np.float32) - gate.mean(axis=0, keepdims=True)
+    u = up.astype(np.float32) - up.mean(axis=0, keepdims=True)
+    gg = np.einsum("ij,ij->i", g, g)
+    coef = np.einsum("ij,ij->i", u, g) / np.where(gg > 0, gg, 1.0)
+    u = u - coef[:, None] * g
+    return _unit_rows(g), _unit_rows(u)
+
+
+def _unit_rows(w: np.ndarray) -> np.ndarray:
+    n = np.linalg.norm(w, axis=1, keepdims=True)
+    return w / np.where(n > 0, n, 1.0)
+
+
+def usable(g: np.ndarray, u: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The rows where both ``g`` and ``u`` are non-zero (the arrays themselves when all are)."""
+    keep = np.any(g != 0, axis=1) & np.any(u != 0, axis=1)
+    return (g, u) if keep.all() else (g[keep], u[keep])
+
+
+def assign(rows_small: np.ndarray, rows_wide: np.ndarray) -> np.ndarray:
+    """For each row of ``rows_small``, the index of its row in ``rows_wide`` (optimal, one-to-one)."""
+    return hungarian(-np.abs(rows_small @ rows_wide.T))
+
+
+def match_units(ga: np.ndarray, ua: np.ndarray, gb: np.ndarray, ub: np.ndarray, rng: np.random.Generator,
+                max_rows: int) -> dict[str, float]:
+    """Match neurons of A and B on gate and on up rows (already in one hidden basis); compare the two.
+
+    Neurons whose gate or up row is all zero (pruned, or nothing but NaN/Inf, which the features layer
+    sets to 0) are left out: every assignment would tie on them, and ties broken by index order would
+    make the two matchings agree by construction.  NotApplicableError when fewer than
+    :data:`MIN_UNITS` usable neurons remain on a side."""
+    ga, ua = usable(*prepare(ga, ua))
+    gb, ub = usable(*prepare(gb, ub))
+    if min(ga.shape[0], gb.shape[0]) < MIN_UNITS:
+        raise NotApplicableError(f"fewer than {MIN_UNITS} neurons with non-zero weights", Exclusion.NO_SIGNAL)
+    if ga.shape[0] > gb.shape[0]:
+        ga, ua, gb, ub = gb, ub, ga, ua
+    k = min(max_rows, ga.shape[0])
+    pick = np.sort(rng.choice(ga.shape[0], size=k, replace=False))
+    pg, pu = assign(ga[pick], gb), assign(ua[pick], ub)
+    rho = spearman(pg, pu) if k >= 3 else 0.0
+    agree = int(np.sum(pg == pu))
+    return {"agree": agree / k, "agree_count": agree, "rows": k, "wide": int(gb.shape[0]),
+            "p_value": agreement_p(agree, k, gb.shape[0]), "spearman": rho,
+            "spearman_p": spearman_perm_p(rho, k)}
+
+
+def has_mlp(f: Features, layer: int) -> bool:
+    """Gate and up rows available (for a fingerprint: in its matching sketch)."""
+    return f.has_rows(Role.MLP_GATE, layer) and f.has_rows(Role.MLP_UP, layer)
+
+
+def mlp_pair(f: Features, layer: int) -> tuple[np.ndarray, np.ndarray]:
+    """Gate and up of one layer with the MLP norm folded in (``[neurons, hidden]``); a fingerprint
+    gives the first neurons its sketch kept."""
+    gate, up = f.weight_rows(Role.MLP_GATE, layer), f.weight_rows(Role.MLP_UP, layer)
+    if f.has(Role.MLP_NORM, layer):
+        norm = f.vector(Role.MLP_NORM, layer)
+        if norm.size == gate.shape[1]:
+            gate, up = gate * norm[None, :], up * norm[None, :]
+    return gate, up
+
+
+def sample_layers(pairs: list[tuple[int, int]], max_layers: int) -> list[tuple[int, int]]:
+    """At most ``max_layers`` evenly spaced entries of ``pairs``."""
+    if len(pairs) <= max_layers:
+        return pairs
+    idx = np.unique(np.round(np.linspace(0, len(pairs) - 1, max_layers)).astype(int))
+    return [pairs[i] for i in idx]
