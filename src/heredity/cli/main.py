@@ -78,6 +78,9 @@ def _register() -> None:
     add("forge", "heredity.cli.forge_cmd", "Forge ground truth: tiny trained models and their derivations.")
     add("bench", "heredity.cli.bench_cmd", "Score lineage detectors on forged related / independent pairs: accuracy, FPR, AUC, TPR at 1% FPR.")
     add("case", "heredity.cli.case_cmd", "Case studies: known-truth reconstructions of public lineage disputes.")
+    add("registry", "heredity.cli.registry_cmd", "A registry of model fingerprints: add models, then ask what a model is derived from.")
+    add("scan", "heredity.cli.scan_cmd", "Fingerprint many models into the registry, then show their lineage forest and nearest bases.")
+    add("verify-claim", "heredity.cli.verify_claim_cmd", "Check the base model a model card claims: confirmed, contradicted or unverifiable.")
 
 
 _register()
