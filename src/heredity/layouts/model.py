@@ -108,8 +108,10 @@ class Model:
         if not (isinstance(ck, RecordingCheckpoint) and ck.recorder is self.recorder):
             self.checkpoint = RecordingCheckpoint(self.stored_checkpoint(ck), self.recorder)
         self._by_key: dict[tuple[Role, int | None, int | None], TensorRef] = {}
+        self._by_role: dict[Role, list[TensorRef]] = {}  # so per-role queries cost their refs, not all
         for r in self.refs:
             self._by_key.setdefault(r.key, r)
+            self._by_role.setdefault(r.role, []).append(r)
 
     @staticmethod
     def stored_checkpoint(ck: Checkpoint) -> Checkpoint:
@@ -139,10 +141,10 @@ class Model:
             ) from None
 
     def refs_for(self, role: Role) -> list[TensorRef]:
-        return [r for r in self.refs if r.role == role]
+        return list(self._by_role.get(role, ()))
 
     def layers_with(self, role: Role) -> list[int]:
-        return sorted({r.layer for r in self.refs if r.role == role and r.layer is not None})
+        return sorted({r.layer for r in self._by_role.get(role, ()) if r.layer is not None})
 
     def role_counts(self) -> dict[str, int]:
         counts: dict[str, int] = {}
