@@ -12,6 +12,7 @@ from evidence_toys import Toy, features, make, to_model
 from scipy import stats as sps
 
 from heredity.compare import compare
+from heredity.evidence import plan
 from heredity.evidence.matching import MatchingTest
 from heredity.evidence.vectors import VectorsTest
 
@@ -42,6 +43,6 @@ def test_null_p_values_roughly_uniform(null_p: dict[str, list[float]], test: str
 @pytest.mark.slow
 def test_no_independent_pair_called_related() -> None:
     labels = [compare(to_model(make(TOY, 3000 + 2 * i), TOY), to_model(make(TOY, 3001 + 2 * i), TOY),
-                      tests=["identical", "vectors", "matching"]).verdict.label for i in range(8)]
+                      tests=plan.parse(["identical,vectors,matching"])).verdict.label for i in range(8)]
     assert "related" not in labels
     assert labels.count("independent") >= 6, labels
