@@ -22,11 +22,11 @@ from heredity.evidence import pairing
 from heredity.evidence.align import MAX_TOKENS, HiddenMap, align_hidden
 from heredity.evidence.base import EvidenceTest, ReadItem, ReadPlan
 from heredity.evidence.features import Features, require_weights
-from heredity.evidence.units import match_units, mlp_pair, sample_layers
+from heredity.evidence.units import agreeing_needed, match_units, mlp_pair, sample_layers
 from heredity.layouts.roles import Role
 from heredity.plotdata import HeatmapPlot
 from heredity.results import Evidence, Exclusion, Power
-from heredity.stats import agreement_p, cauchy_combine
+from heredity.stats import cauchy_combine
 
 MAX_STACKED_ROWS = 65536  # MoE vs MoE: cap on B's stacked expert rows
 MIN_EXPERTS = 2  # this many (layer, expert) matches make the test powerful on the main weights
@@ -176,7 +176,7 @@ def _power(rows: dict[str, dict[str, float]]) -> str:
     wide = int(np.median([r["wide"] for r in rows.values()]))
     # the Cauchy combination of k p-values is at most k times the smallest one
     target = 1e-6 / max(len(rows), 1)
-    need = next((c for c in range(1, n + 1) if agreement_p(c, n, wide) < target), n + 1)
+    need = agreeing_needed(n, wide, target)
     return (f"{len(rows)} experts x {n} neurons matched into {wide}: {need} agreeing neurons "
             f"({need / max(n, 1):.1%}) in a single expert reach p<1e-6")
 

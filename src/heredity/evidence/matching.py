@@ -35,29 +35,29 @@ import numpy as np
 from heredity.errors import NotApplicableError
 from heredity.evidence import pairing
 from heredity.evidence.align import MAX_TOKENS, HiddenMap, align_hidden
-from heredity.evidence.base import EvidenceTest, ReadItem, ReadPlan
+from heredity.evidence.base import ReadItem, ReadPlan
 from heredity.evidence.features import Features
-from heredity.evidence.units import has_mlp, match_units, mlp_pair, sample_layers
+from heredity.evidence.units import (
+    UnitMatchingTest,
+    agreeing_needed,
+    has_mlp,
+    match_units,
+    mlp_pair,
+    sample_layers,
+)
 from heredity.layouts.roles import Role
 from heredity.plotdata import PerLayerPlot
 from heredity.results import Evidence, Exclusion, Power
-from heredity.stats import agreement_p, fisher_combine
+from heredity.stats import fisher_combine
 
 MIN_LAYERS = 2  # matching on fewer layers is not enough to call a pair independent
 
 
-class MatchingTest(EvidenceTest):
+class MatchingTest(UnitMatchingTest):
     """Agreement of gate-derived and up-derived neuron matchings (permutation-robust)."""
 
     name = "matching"
     compares = "neuron alignment, gate vs up (Hungarian)"
-
-    def __init__(self, seed: int = 0, max_rows: int = 512, max_layers: int = 8) -> None:
-        super().__init__(seed)
-        if max_rows < 1 or max_layers < 1:
-            raise ValueError("max_rows and max_layers must be >= 1")
-        self.max_rows = int(max_rows)
-        self.max_layers = int(max_layers)
 
     def reads(self, a: Features, b: Features) -> ReadPlan:
         """Gate, up and MLP norm of up to ``max_layers`` evenly spaced layers of each side, and the
@@ -108,7 +108,7 @@ class MatchingTest(EvidenceTest):
         rows = int(np.median([v["rows"] for v in per_layer.values()]))
         summary = (f"{len(per_layer)} layers, {rows} neurons each: gate- and up-based matchings agree on "
                    f"{agree:.1%} of neurons (chance ~{1 / max(rows, 1):.1%}), mean Spearman {rho:.3f}; p={p:.3g}")
-        need = next(c for c in range(1, rows + 2) if c > rows or agreement_p(c, rows, rows) < 1e-6)
+        need = agreeing_needed(rows, rows)
         power = (f"{len(per_layer)} layers x {rows} neurons: {need} agreeing neurons ({need / max(rows, 1):.1%}) "
                  f"in a single layer reach p<1e-6")
         return self.evidence(agree, p, summary, power=Power(len(per_layer) >= MIN_LAYERS, power),

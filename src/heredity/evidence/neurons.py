@@ -44,9 +44,9 @@ import numpy as np
 from heredity.errors import NotApplicableError
 from heredity.evidence import pairing
 from heredity.evidence.align import MAX_TOKENS, HiddenMap, align_hidden
-from heredity.evidence.base import EvidenceTest, ReadItem, ReadPlan
+from heredity.evidence.base import ReadItem, ReadPlan
 from heredity.evidence.features import Features, require_weights
-from heredity.evidence.units import assign, sample_layers
+from heredity.evidence.units import UnitMatchingTest, agreeing_needed, assign, sample_layers
 from heredity.layouts.roles import Role
 from heredity.plotdata import PerLayerPlot
 from heredity.results import Evidence, Exclusion, Power
@@ -58,7 +58,7 @@ GATED_ROLES = (Role.MLP_GATE, Role.EXPERT_GATE, Role.SHARED_GATE)
 MIN_SPAN_RATIO = 2.0
 
 
-class NeuronsTest(EvidenceTest):
+class NeuronsTest(UnitMatchingTest):
     """Agreement of read-side (up row + bias) and write-side (down column) neuron matchings."""
 
     name = "neurons"
@@ -67,13 +67,6 @@ class NeuronsTest(EvidenceTest):
     # on gated models, the only ones a fingerprint sketches for `matching`, the test does not apply for
     # a structural reason, and saying "a fingerprint prevented it" there would be wrong.  A fingerprint
     # of a plain-MLP model gets Exclusion.FINGERPRINT from run().
-
-    def __init__(self, seed: int = 0, max_rows: int = 512, max_layers: int = 8) -> None:
-        super().__init__(seed)
-        if max_rows < 1 or max_layers < 1:
-            raise ValueError("max_rows and max_layers must be >= 1")
-        self.max_rows = int(max_rows)
-        self.max_layers = int(max_layers)
 
     def reads(self, a: Features, b: Features) -> ReadPlan:
         """Up, down, up bias and the norms around the MLP of up to ``max_layers`` evenly spaced layers of
@@ -121,7 +114,7 @@ class NeuronsTest(EvidenceTest):
         wide = int(np.median([v["wide"] for v in per_layer.values()]))
         summary = (f"{len(per_layer)} layers, {rows} neurons each: up- and down-based matchings agree on "
                    f"{agree:.1%} of neurons (chance ~{1 / max(wide, 1):.1%}); p={p:.3g}")
-        need = next(c for c in range(1, rows + 2) if c > rows or agreement_p(c, rows, wide) < 1e-6)
+        need = agreeing_needed(rows, wide)
         power = (f"{len(per_layer)} layers x {rows} neurons: {need} agreeing neurons ({need / max(rows, 1):.1%}) "
                  f"in a single layer reach p<1e-6")
         return self.evidence(agree, p, summary, power=Power(len(per_layer) >= MIN_LAYERS, power),

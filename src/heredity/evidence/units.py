@@ -15,6 +15,7 @@ from __future__ import annotations
 import numpy as np
 
 from heredity.errors import NotApplicableError
+from heredity.evidence.base import EvidenceTest
 from heredity.evidence.features import Features
 from heredity.layouts.roles import Role
 from heredity.results import Exclusion
@@ -95,3 +96,21 @@ def sample_layers(pairs: list[tuple[int, int]], max_layers: int) -> list[tuple[i
         return pairs
     idx = np.unique(np.round(np.linspace(0, len(pairs) - 1, max_layers)).astype(int))
     return [pairs[i] for i in idx]
+
+
+def agreeing_needed(rows: int, wide: int, target: float = 1e-6) -> int:
+    """The fewest agreeing units among ``rows`` matched into ``wide`` whose agreement p-value is below
+    ``target`` (``rows + 1`` when even full agreement is not)."""
+    return next((c for c in range(1, rows + 1) if agreement_p(c, rows, wide) < target), rows + 1)
+
+
+class UnitMatchingTest(EvidenceTest):
+    """Base of the tests that match units layer by layer: ``max_rows`` units sampled from the narrower
+    side of each of up to ``max_layers`` evenly spaced layers."""
+
+    def __init__(self, seed: int = 0, max_rows: int = 512, max_layers: int = 8) -> None:
+        super().__init__(seed)
+        if max_rows < 1 or max_layers < 1:
+            raise ValueError("max_rows and max_layers must be >= 1")
+        self.max_rows = int(max_rows)
+        self.max_layers = int(max_layers)
