@@ -9,7 +9,6 @@ as ``1 + w``).
 from __future__ import annotations
 
 import math
-
 from collections.abc import Mapping
 from typing import Any
 
