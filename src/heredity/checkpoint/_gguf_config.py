@@ -8,6 +8,7 @@ as ``1 + w``).
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
 from typing import Any
 
@@ -51,9 +52,9 @@ NORM_PLUS_ONE_ARCHS = frozenset({"gemma", "gemma2", "gemma3", "gemma3n"})
 def _first_scalar(value: Any) -> Any:
     """Per-layer arrays (e.g. head counts varying by layer) collapse to their largest value."""
     if isinstance(value, list):
-        nums = [v for v in value if isinstance(v, int | float)]
+        nums = [v for v in value if isinstance(v, int | float) and math.isfinite(v)]
         return max(nums) if nums else None
-    return value
+    return None if isinstance(value, float) and not math.isfinite(value) else value  # NaN/inf: no value
 
 
 def synthesise_config(meta: Mapping[str, Any], shapes: Mapping[str, tuple[int, ...]]) -> dict[str, Any]:

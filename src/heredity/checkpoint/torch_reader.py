@@ -8,6 +8,7 @@ paged in only when a tensor is read; legacy (non-zip) pickles cannot be mapped a
 
 from __future__ import annotations
 
+import math
 import os
 import pickle
 import warnings
@@ -165,6 +166,7 @@ def _config(path: Path, model_args: dict[str, Any], tensors: dict[str, Any]) -> 
     """``config.json`` beside the file if any, else one synthesised from llama2.c/nanoGPT ``model_args``
     (kept whole under ``model_args``; the HF keys are added for llama2.c-named tensors)."""
     beside = config_beside(path)
+    model_args = {k: v for k, v in model_args.items() if not (isinstance(v, float) and not math.isfinite(v))}
     if beside or not model_args:
         return beside
     config: dict[str, Any] = {"model_args": model_args}
