@@ -57,7 +57,8 @@ def _model_from_checkpoint(checkpoint: Checkpoint) -> Model:
     mapped = _Mapping(detection.layout, detection.prefix, config, inventory, checkpoint.source, notes)
     mapped.run(split)
     inp = SpecInputs(detection.layout, config, mapped.refs, {n: i.shape for n, i in inventory.items()},
-                     checkpoint.format, notes, family=detection.family)  # fmt: skip
+                     checkpoint.format, notes, family=detection.family,
+                     inferred=mapped.inferred > 0)  # fmt: skip
     spec = build_spec(inp)
     for w in inp.warnings:
         if w not in checkpoint.warnings:
@@ -79,6 +80,7 @@ class _Mapping:
     refs: list[TensorRef] = field(default_factory=list)
     unknown: list[str] = field(default_factory=list)
     components: tuple[Component, ...] = ()
+    inferred: int = 0  # tensors whose roles were inferred from names/shapes
 
     def run(self, split: Split) -> None:
         index = name_index(self.layout.family) if self.layout else None
@@ -112,6 +114,7 @@ class _Mapping:
             self.notes.append(f"{n} tensors of {len(self.components)} other components outside "
                               f"'{safe_name(self.prefix, 80)}' reported, not mapped")  # fmt: skip
         inferred, self.unknown = infer_refs([self.inventory[n] for n in leftover + stray], self.refs)
+        self.inferred = len(inferred)
         if inferred:
             self.notes.append(
                 f"{len(inferred)} tensors mapped by name/shape inference, not by a family table"

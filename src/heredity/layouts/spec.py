@@ -73,6 +73,7 @@ class SpecInputs:
     notes: list[str] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
     family: str | None = None  # reported family when it is not the table's (a GGUF's architecture)
+    inferred: bool = False  # some roles were inferred from names/shapes, not taken from the table
 
     def cfg(self, name: str) -> int | None:
         keys = self.layout.config.get(name, ()) if self.layout else GENERIC_CONFIG.get(name, ())
@@ -120,7 +121,7 @@ def build_spec(inp: SpecInputs) -> ModelSpec:
         shared_experts=_shared(inp) if experts else None,
         moe_intermediate_size=_moe_width(inp) if experts else None,
         tied_embeddings=_tied(inp),
-        inferred=inp.layout is None or any("inference" in n for n in inp.notes),
+        inferred=inp.layout is None or inp.inferred,
         notes=tuple(inp.notes),
     )  # fmt: skip
 
