@@ -87,3 +87,12 @@ def test_partial_reads_hash_the_rows_read() -> None:
     digests, rows = hashes(rec.since())
     assert digests["w"] == hashlib.sha256(w.tobytes()).hexdigest() and "w" not in rows
     assert unique_bytes(rec.since()) == w.nbytes + w[0].nbytes
+
+
+def test_bytes_read_never_exceed_what_is_stored() -> None:
+    """Several tests read the same tensors; each stored byte is counted once (not 678 MiB from 513)."""
+    ma, mb = to_model(make(TOY, 1), TOY), to_model(finetune(make(TOY, 1), 3), TOY)
+    c = compare(ma, mb, thorough=True)
+    stored = sum(i.nbytes for i in ma.checkpoint.tensors.values())
+    assert 0 < c.bytes_read["a"] <= stored
+    assert c.bytes_read["a"] < sum(sum(e.reads.read.values()) for e in c.evidence)  # tests do re-read

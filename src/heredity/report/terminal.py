@@ -87,7 +87,7 @@ def read_lines(comp: Comparison) -> list[str]:
     for side in ("a", "b"):
         names = comp.tensors_read.get(side, ())
         nbytes = comp.bytes_read.get(side)
-        size = f", {fmt.format_bytes(nbytes)} read (re-reads by several tests counted)" if nbytes else ""
+        size = f", {fmt.format_bytes(nbytes)} of stored bytes (each tensor part counted once)" if nbytes else ""
         lines.append(f"read from {side.upper()}: {len(names)} tensors{size}")
     lines.append(f"time: {fmt.format_seconds(comp.seconds)}; heredity {escape(comp.version or '?')}")
     if comp.plan.mode == "adaptive":
