@@ -193,7 +193,7 @@ def _tuned(ck: MemoryCheckpoint, seed: int, eps: float = 0.3) -> MemoryCheckpoin
 @pytest.mark.parametrize("family", ["gpt2", "bert"])
 def test_real_names_related_and_independent_verdicts(family: str) -> None:
     a = load_model(_named(family, 1))
-    related = compare(a, load_model(_tuned(_named(family, 1), 9)))
+    related = compare(a, load_model(_tuned(_named(family, 1), 9)), thorough=True)  # every test, neurons included
     assert related.verdict.label == "related"
     assert any(e.test == "neurons" and e.votes and float(e.p_value) < 1e-6 for e in related.evidence)  # type: ignore[arg-type]
     for seed in (2, 3):
