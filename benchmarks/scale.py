@@ -72,6 +72,7 @@ class Run:
 
     verdict: str  # related | independent | inconclusive | timeout | error
     wall_s: float
+    cpu_s: float  # user + system of the tool's process (the machine is shared: wall is an upper bound)
     peak_rss_mb: float
     bytes_a: int | None  # served by the hub for A (None: local files)
     bytes_b: int | None
@@ -92,8 +93,8 @@ class Row:
 
 
 # ------------------------------------------------------------------------------------------ processes
-def timed(cmd: list[str], env: dict[str, str], timeout: float) -> tuple[int | None, str, str, float, float]:
-    """Run ``cmd``; (exit code or None on timeout, stdout, stderr, wall s, peak RSS MB) from wait4."""
+def timed(cmd: list[str], env: dict[str, str], timeout: float) -> tuple[int | None, str, str, float, float, float]:
+    """Run ``cmd``; (exit code or None on timeout, stdout, stderr, wall s, cpu s, peak RSS MB) from wait4."""
     with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
         t0 = time.perf_counter()
         proc = subprocess.Popen(cmd, stdout=out, stderr=err, env=env, start_new_session=True)
@@ -113,7 +114,7 @@ def timed(cmd: list[str], env: dict[str, str], timeout: float) -> tuple[int | No
         err.seek(0)
         code = None if killed.is_set() else proc.returncode
         return code, out.read().decode(errors="replace"), err.read().decode(errors="replace"), wall, \
-            usage.ru_maxrss / 1024
+            usage.ru_utime + usage.ru_stime, usage.ru_maxrss / 1024
 
 
 class Hub:
@@ -159,13 +160,13 @@ def run_tool(kind: str, a: str, b: str, env: dict[str, str], timeout: float, hub
         wrapper.write_text(MODELDNA_WRAPPER)
         cmd = [str(MODELDNA_VENV / "bin" / "python"), str(wrapper), "compare", b, a, "--json"]
     before = hub.get("/_vhub/reset") and hub.get("/_vhub/stats") if hub else None
-    code, out, err, wall, rss = timed(cmd, env, timeout)
+    code, out, err, wall, cpu, rss = timed(cmd, env, timeout)
     after = hub.get("/_vhub/stats") if hub else None
     verdict, note = _verdict(kind, code, out, err)
     if hub and before and after:
         per = after["repos"]
-        return Run(verdict, wall, rss, per[a]["bytes"], per[b]["bytes"], after["cpu_s"] - before["cpu_s"], note)
-    return Run(verdict, wall, rss, None, None, None, note)
+        return Run(verdict, wall, cpu, rss, per[a]["bytes"], per[b]["bytes"], after["cpu_s"] - before["cpu_s"], note)
+    return Run(verdict, wall, cpu, rss, None, None, None, note)
 
 
 def _verdict(kind: str, code: int | None, out: str, err: str) -> tuple[str, str]:
@@ -279,17 +280,18 @@ def _gb(n: int | None) -> str:
 
 
 def table(rows: list[Row]) -> str:
-    head = ("| pair | truth | heredity | wall s | RSS MB | MB fetched A / B (of size) | srv cpu s | "
-            "modeldna | wall s | RSS MB | MB fetched A / B | srv cpu s | wall ratio h/m |")
-    lines = [head, "|" + "---|" * 13]
+    head = ("| pair | truth | heredity | wall s | cpu s | RSS MB | MB fetched A / B (of size) | srv cpu s | "
+            "modeldna | wall s | cpu s | RSS MB | MB fetched A / B | srv cpu s | ratio h/m wall (cpu) |")
+    lines = [head, "|" + "---|" * 15]
     for r in rows:
         h, m = r.heredity, r.modeldna
-        mcells = ["-"] * 5 if m is None else [m.verdict, f"{m.wall_s:.1f}", f"{m.peak_rss_mb:.0f}",
+        mcells = ["-"] * 6 if m is None else [m.verdict, f"{m.wall_s:.1f}", f"{m.cpu_s:.1f}", f"{m.peak_rss_mb:.0f}",
                                               f"{_mb(m.bytes_a)} / {_mb(m.bytes_b)}",
                                               "-" if m.server_cpu_s is None else f"{m.server_cpu_s:.0f}"]
-        ratio = "-" if m is None or m.verdict in ("error", "timeout") else f"{h.wall_s / m.wall_s:.1f}"
+        ratio = "-" if m is None or m.verdict in ("error", "timeout") else \
+            f"{h.wall_s / m.wall_s:.1f} ({h.cpu_s / max(m.cpu_s, 1e-3):.1f})"
         lines.append(
-            f"| {r.pair} | {r.truth} | {h.verdict} | {h.wall_s:.1f} | {h.peak_rss_mb:.0f} | "
+            f"| {r.pair} | {r.truth} | {h.verdict} | {h.wall_s:.1f} | {h.cpu_s:.1f} | {h.peak_rss_mb:.0f} | "
             f"{_mb(h.bytes_a)} / {_mb(h.bytes_b)} ({_gb(r.size_a)} / {_gb(r.size_b)}) | "
             f"{'-' if h.server_cpu_s is None else f'{h.server_cpu_s:.0f}'} | " + " | ".join(mcells) + f" | {ratio} |")
     return "\n".join(lines)
