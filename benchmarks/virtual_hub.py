@@ -437,9 +437,9 @@ def _tensor_bytes(e: Entry, lo: int, hi: int) -> Iterator[bytes]:
     row_bytes = 2 * n_cols
     step = max(1, CHUNK_ELEMENTS // n_cols)
     cols = np.arange(n_cols)
-    r = lo // row_bytes
-    while r * row_bytes < hi:
-        r1 = min(n_rows, r + step)
+    r, last = lo // row_bytes, -(-hi // row_bytes)  # rows [r, last) cover the bytes asked for
+    while r < last:
+        r1 = min(last, r + step)
         vals = e.source.take(np.arange(r, r1), cols)
         raw = (vals.view(U32) >> U32(16)).astype(np.uint16).tobytes()
         base = r * row_bytes
@@ -547,7 +547,7 @@ class VirtualHub:
     def start(self, port: int = 0) -> int:
         """Serve in a daemon thread; returns the port."""
         handler = type("Handler", (_Handler,), {"hub": self})
-        self.server = ThreadingHTTPServer(("127.0.0.1", port), handler)
+        self.server = _Server(("127.0.0.1", port), handler)
         self.server.daemon_threads = True
         threading.Thread(target=self.server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True).start()
         self.port = int(self.server.server_address[1])
@@ -557,6 +557,14 @@ class VirtualHub:
         if self.server is not None:
             self.server.shutdown()
             self.server.server_close()
+
+
+class _Server(ThreadingHTTPServer):
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        import sys
+
+        if not isinstance(sys.exc_info()[1], ConnectionError):  # a client that hung up is not an error
+            super().handle_error(request, client_address)
 
 
 class _Handler(BaseHTTPRequestHandler):
