@@ -29,6 +29,16 @@ import numpy as np
 P_FLOOR = 1e-300
 
 
+FLOOR_SHOWN = P_FLOOR * 1e3  # below this a p-value is the floor times at most a correction factor
+FLOOR_TEXT = "<1e-297"
+
+
+def p_text(p: float) -> str:
+    """A p-value in a sentence: two significant digits, or ``<1e-297`` at the computation floor (a
+    floored value is a bound, not an estimate, and must not be quoted as one)."""
+    return FLOOR_TEXT if p < FLOOR_SHOWN else f"{p:.2g}"
+
+
 def all_finite(w: np.ndarray) -> bool:
     """Whether every value is finite; one BLAS dot settles the common case (a finite sum of squares
     proves it), an exact check runs only when that sum is not finite."""

@@ -25,7 +25,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from heredity.results import Evidence, Verdict
-from heredity.stats import holm
+from heredity.stats import holm, p_text
 
 RELATED_P = 1e-6
 LENIENT_P = 0.05
@@ -50,7 +50,7 @@ def decide(evidence: Sequence[Evidence], m: int | None = None) -> Verdict:
     power = "; ".join(f"{e.test}: {e.power.statement}" for e in used if e.power is not None)
     if combined < RELATED_P:
         top = used[best]
-        return Verdict("related", combined, f"The models share lineage (p={combined:.2g}, {top.test}).",
+        return Verdict("related", combined, f"The models share lineage (p={p_text(combined)}, {top.test}).",
                        reason=f"{top.test}: {top.summary} (Holm-adjusted over {m} tests)", power=power)
     return _not_related(used, combined, power)
 
@@ -62,14 +62,14 @@ def _not_related(used: list[Evidence], combined: float, power: str) -> Verdict:
     powerful = [e for e in used if e.powerful]
     if combined < LENIENT_P:
         return Verdict("inconclusive", combined, "Some evidence of shared lineage, not enough to decide.",
-                       reason=f"Holm-adjusted p={combined:.2g} over {m} tests is below {LENIENT_P} but not "
-                              f"below {RELATED_P}: {top.test} (p={top.p_value:.2g})", power=power)
+                       reason=f"Holm-adjusted p={p_text(combined)} over {m} tests is below {LENIENT_P} but not "
+                              f"below {RELATED_P}: {top.test} (p={p_text(float(top.p_value))})", power=power)  # type: ignore[arg-type]
     if not powerful:
         return Verdict("inconclusive", combined, "No test with enough power ran; cannot call them independent.",
                        reason="only weak tests ran, none with real power on the main weights", power=power)
     names = ", ".join(e.test for e in powerful)
     return Verdict("independent", combined, "No sign of shared lineage: the models look independently trained.",
-                   reason=f"{names} ran on the main weights; smallest Holm-adjusted p={combined:.2g} over {m} "
+                   reason=f"{names} ran on the main weights; smallest Holm-adjusted p={p_text(combined)} over {m} "
                           f"tests ({top.test}) is not below {LENIENT_P}", power=power)
 
 

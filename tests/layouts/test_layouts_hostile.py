@@ -90,3 +90,11 @@ def test_wrapped_names_are_found_under_a_shallow_prefix_only() -> None:
     names = {"a.b.c.d.e.f.g." + n: i.shape for n, i in make_checkpoint("llama", seed=1).tensors.items()}
     model = load_model(HeaderOnly(names, {}))
     assert model.prefix == ""  # seven segments deep: not a wrapper heredity looks for
+
+
+def test_config_int_refuses_non_finite_and_non_whole_numbers() -> None:
+    from heredity.layouts.spec import config_int
+
+    for bad in (float("inf"), float("-inf"), float("nan"), 2.5, -1, True, "4", None):
+        assert config_int({"n": bad}, ("n",)) is None, bad
+    assert config_int({"n": 4.0}, ("n",)) == 4 and config_int({"m": 3}, ("n", "m")) == 3

@@ -8,6 +8,7 @@ written into the notes.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -55,8 +56,12 @@ def config_value(config: Mapping[str, Any], keys: tuple[str, ...]) -> Any:
 
 
 def config_int(config: Mapping[str, Any], keys: tuple[str, ...]) -> int | None:
+    """The first of ``keys`` as a non-negative whole number; None for anything else (bools, strings,
+    fractions, NaN and +-Inf included: hostile configs carry them)."""
     value = config_value(config, keys)
     if isinstance(value, bool) or not isinstance(value, int | float):
+        return None
+    if isinstance(value, float) and not math.isfinite(value):
         return None
     return int(value) if int(value) == value and value >= 0 else None
 

@@ -10,7 +10,7 @@ import math
 from collections.abc import Mapping
 
 from heredity.results import Comparison, Evidence, VerdictLabel
-from heredity.stats import P_FLOOR
+from heredity.stats import FLOOR_SHOWN, FLOOR_TEXT
 
 LABEL_SHORT: dict[str, str] = {"related": "rel", "independent": "ind", "inconclusive": "inc"}
 LABEL_STYLE: dict[str, str] = {"related": "bold red", "independent": "bold green", "inconclusive": "bold yellow"}
@@ -29,8 +29,6 @@ LABEL_MEANING: dict[str, str] = {
 # Every test's p-value is clamped at stats.P_FLOOR (1e-300) and a multiple-testing correction may
 # multiply it by the number of tests, so any p-value below this is "at the floor": the true value is
 # smaller than anything shown, and printing "3.0e-300" would invite quoting a number never computed.
-FLOOR_SHOWN = P_FLOOR * 1e3
-FLOOR_TEXT = "<1e-297"
 
 
 def at_floor(p: float | None) -> bool:
