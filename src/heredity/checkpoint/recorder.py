@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import hashlib
 import threading
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 
 import numpy as np
@@ -65,17 +65,24 @@ class ReadRecorder:
             return tuple(self._events[mark:])
 
 
-def unique_bytes(events: Iterable[ReadEvent]) -> int:
-    """Stored bytes behind ``events``, each distinct (tensor, rows) counted once; a whole-tensor read
-    covers every slice of the same tensor."""
+def _per_tensor(events: Iterable[ReadEvent], value: Callable[[ReadEvent], int]) -> dict[str, int]:
+    """Tensor -> ``value`` summed over its distinct slices read (each (tensor, rows) counted once); a
+    whole-tensor read supersedes every slice of it."""
     whole: dict[str, int] = {}
     parts: dict[str, dict[Rows, int]] = {}
     for e in events:
         if e.rows is None:
-            whole[e.tensor] = e.nbytes
+            whole[e.tensor] = value(e)
         else:
-            parts.setdefault(e.tensor, {})[e.rows] = e.nbytes
-    return sum(whole.values()) + sum(sum(p.values()) for t, p in parts.items() if t not in whole)
+            parts.setdefault(e.tensor, {})[e.rows] = value(e)
+    out = {t: sum(p.values()) for t, p in parts.items() if t not in whole}
+    out.update(whole)
+    return out
+
+
+def unique_bytes(events: Iterable[ReadEvent]) -> int:
+    """Stored bytes behind ``events``, each distinct tensor slice counted once."""
+    return sum(_per_tensor(events, lambda e: e.nbytes).values())
 
 
 def tensors(events: Iterable[ReadEvent]) -> tuple[str, ...]:
@@ -84,18 +91,9 @@ def tensors(events: Iterable[ReadEvent]) -> tuple[str, ...]:
 
 
 def nonfinite(events: Iterable[ReadEvent]) -> dict[str, int]:
-    """Stored tensor -> NaN/Inf values seen in the parts read (each distinct slice counted once; a whole
-    read supersedes slices); only tensors with any."""
-    whole: dict[str, int] = {}
-    parts: dict[str, dict[Rows, int]] = {}
-    for e in events:
-        if e.rows is None:
-            whole[e.tensor] = e.nonfinite
-        else:
-            parts.setdefault(e.tensor, {})[e.rows] = e.nonfinite
-    out = {t: sum(p.values()) for t, p in parts.items() if t not in whole}
-    out.update(whole)
-    return {t: n for t, n in sorted(out.items()) if n}
+    """Stored tensor -> NaN/Inf values seen in the parts read (as :func:`unique_bytes` counts bytes);
+    only tensors with any."""
+    return {t: n for t, n in sorted(_per_tensor(events, lambda e: e.nonfinite).items()) if n}
 
 
 def hashes(events: Iterable[ReadEvent]) -> tuple[dict[str, str], dict[str, list[list[int]]]]:
