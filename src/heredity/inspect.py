@@ -52,6 +52,7 @@ class InspectResult:
     warnings: tuple[str, ...] = ()
     prefix_stripped: str | None = None  # wrapper prefix the family's names were found under
     components: tuple[ComponentSummary, ...] = ()
+    nonfinite: dict[str, int] | None = None  # tensor -> NaN/Inf count, from ``--scan``; None: not scanned
 
     def to_dict(self) -> dict[str, Any]:
         """The ``heredity.inspect/1`` document (keys in the documented order)."""
@@ -69,6 +70,7 @@ class InspectResult:
         out["components"] = [
             {"prefix": c.prefix, "tensors": c.tensors, "params": c.params} for c in self.components
         ]
+        out["nonfinite"] = self.nonfinite  # additive: null unless every value was scanned
         return out
 
 
@@ -156,3 +158,11 @@ def _ranges(values: list[int]) -> str:
         if v is not None:
             start = prev = v
     return ", ".join(parts)
+
+
+def scan_values(model: Model) -> dict[str, int]:
+    """Every stored tensor read once, streamed: tensor -> NaN/Inf count, for those that have any."""
+    from heredity.checkpoint.stream import stream_all
+
+    stats = stream_all(Model.stored_checkpoint(model.checkpoint))
+    return {name: s.nan_count + s.inf_count for name, s in sorted(stats.items()) if s.nan_count + s.inf_count}

@@ -88,3 +88,12 @@ def test_fingerprint_of_a_nan_model_still_compares(models: dict[str, Path], tmp_
     assert all(np.isfinite(v).all() for v in fp.vectors.values())
     assert all(np.isfinite(s) for per in fp.std.values() for s in per.values())
     assert compare(models["base"], fp).verdict.label == "related"
+
+
+def test_inspect_scan_reports_per_tensor(models: dict[str, Path], capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["inspect", str(models["one_nan"]), "--format", "json", "--scan"]) == 0
+    assert json.loads(capsys.readouterr().out)["nonfinite"] == {UP: 1}
+    assert main(["inspect", str(models["base"]), "--format", "json"]) == 0
+    assert json.loads(capsys.readouterr().out)["nonfinite"] is None  # headers only: not scanned
+    assert main(["inspect", str(models["inf_q"]), "--scan"]) == 0
+    assert f"tensor '{Q}' has 4,096 non-finite values" in capsys.readouterr().out

@@ -101,6 +101,9 @@ def attention_lines(r: InspectResult) -> list[RenderableType]:
         if more:
             out.append(Text(f"  ... and {more} more"))
     out += [Text.from_markup(f"[yellow]warning:[/yellow] {_safe(w)}") for w in r.warnings]
+    if r.nonfinite is not None:
+        out += [Text.from_markup(f"[yellow]NaN/Inf:[/yellow] tensor '{_safe(n)}' has {c:,} non-finite values")
+                for n, c in r.nonfinite.items()] or [Text("values scanned: every tensor is finite")]
     out += [Text.from_markup(f"[dim]note:[/dim] {_safe(n)}") for n in r.notes]
     return out
 
