@@ -25,18 +25,24 @@ MIN_UNITS = 3  # fewer usable neurons than this on a side: nothing to match
 
 
 def prepare(gate: np.ndarray, up: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Centre over neurons, decouple up from gate per neuron, unit-normalise rows."""
-    g = gate.astype(np.float32) - gate.mean(axis=0, keepdims=True)
-    u = up.astype(np.float32) - up.mean(axis=0, keepdims=True)
+    """Centre over neurons, decouple up from gate per neuron, unit-normalise rows.  Works in place on
+    one float32 copy of each matrix (the same values as the out-of-place arithmetic, a fraction of the
+    memory: at 7B a gate matrix is 180 MB)."""
+    g = np.array(gate, dtype=np.float32)
+    g -= gate.mean(axis=0, keepdims=True)
+    u = np.array(up, dtype=np.float32)
+    u -= up.mean(axis=0, keepdims=True)
     gg = np.einsum("ij,ij->i", g, g)
     coef = np.einsum("ij,ij->i", u, g) / np.where(gg > 0, gg, 1.0)
-    u = u - coef[:, None] * g
+    u -= coef[:, None] * g
     return _unit_rows(g), _unit_rows(u)
 
 
 def _unit_rows(w: np.ndarray) -> np.ndarray:
+    """``w`` with every non-zero row scaled to unit length, in place."""
     n = np.linalg.norm(w, axis=1, keepdims=True)
-    return w / np.where(n > 0, n, 1.0)
+    w /= np.where(n > 0, n, 1.0)
+    return w
 
 
 def usable(g: np.ndarray, u: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
