@@ -21,12 +21,11 @@ from pathlib import Path
 
 from heredity import __version__
 from heredity.checkpoint.recorder import ReadEvent, hashes, nonfinite, tensors, unique_bytes
-from heredity.errors import HeredityError
 from heredity.evidence.base import EvidenceTest
 from heredity.evidence.features import Features, ModelFeatures
 from heredity.evidence.plan import default_plan
 from heredity.layouts.model import Model
-from heredity.results import Comparison, Evidence, Exclusion, ModelSummary, PlanRecord, Reads, Verdict
+from heredity.results import Comparison, Evidence, Exclusion, ModelSummary, PlanRecord, Verdict
 from heredity.stats import holm
 from heredity.verdict import RELATED_P, decide
 
@@ -123,7 +122,7 @@ def run_adaptive(plan: list[EvidenceTest], fa: Features, fb: Features,
         if _settles(list(done.values()), len(voting)):
             settled_by = t.name
     for t in (t for t in plan if t.descriptive):
-        cost = max(_declared(t, fa, fb).values(), default=0)
+        cost = max(t.declared_bytes(fa, fb).values(), default=0)
         if cost > DESCRIPTIVE_BUDGET:
             done[id(t)] = _skipped(t, Exclusion.OVER_BUDGET, f"not run: descriptive, and it would read "
                                    f"{cost / 2**20:.0f} MiB from one side (the plan allows "
@@ -141,15 +140,8 @@ def run_adaptive(plan: list[EvidenceTest], fa: Features, fb: Features,
 DESCRIPTIVE_BUDGET = 128 << 20  # stored bytes per side a descriptive test may read in the adaptive plan
 
 
-def _declared(t: EvidenceTest, fa: Features, fb: Features) -> dict[str, int]:
-    try:
-        return t.reads(fa, fb).stored_bytes(fa, fb)
-    except HeredityError:  # it will say why when it runs
-        return {"a": 0, "b": 0}
-
-
 def _cost(t: EvidenceTest, fa: Features, fb: Features) -> int:
-    return sum(_declared(t, fa, fb).values())
+    return sum(t.declared_bytes(fa, fb).values())
 
 
 def _settles(evidence: list[Evidence], m: int) -> bool:
@@ -159,7 +151,7 @@ def _settles(evidence: list[Evidence], m: int) -> bool:
 
 
 def _skipped(t: EvidenceTest, why: Exclusion, reason: str) -> Evidence:
-    return dataclasses.replace(t.not_applicable(reason, why), reads=Reads())
+    return t.not_applicable(reason, why)  # nothing read: its Reads stay empty
 
 
 def _noting(v: Verdict, bad: dict[str, dict[str, int]]) -> Verdict:

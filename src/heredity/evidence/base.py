@@ -113,12 +113,16 @@ class EvidenceTest(abc.ABC):
     def run(self, a: Features, b: Features) -> Evidence:
         """Compute the evidence. Raise NotApplicableError (with the reason) when it cannot run."""
 
+    def declared_bytes(self, a: Features, b: Features) -> dict[str, int]:
+        """Stored bytes :meth:`reads` declares per side (0 where the test cannot apply: ``run`` says why)."""
+        try:
+            return self.reads(a, b).stored_bytes(a, b)
+        except NotApplicableError:
+            return {"a": 0, "b": 0}
+
     def evaluate(self, a: Features, b: Features) -> Evidence:
         """Run with timing, typed not-applicable handling, parameters and a record of what was read."""
-        try:
-            declared = self.reads(a, b).stored_bytes(a, b)
-        except NotApplicableError:  # run() will say why, with the same reason
-            declared = {"a": 0, "b": 0}
+        declared = self.declared_bytes(a, b)
         marks = (_mark(a), _mark(b))
         start = time.perf_counter()
         try:
