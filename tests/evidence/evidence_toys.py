@@ -3,7 +3,9 @@
 Weights live in a plain dict keyed by ``role_key`` so derivations (fine-tune, obfuscation, pruning,
 upcycling) are a few array operations; :func:`to_model` wraps them as a :class:`Model`.  The "trained"
 flavour adds the structure that fools naive statistics: norms sharing a channel profile across layers,
-outlier channels, a depth trend, and gate/up rows coupled per neuron.
+outlier channels, a depth trend, gate/up rows coupled per neuron, and down columns (a neuron's output
+weights) that mostly lie in a few shared directions, with a few neurons writing large values into the
+outlier channels.
 """
 
 from __future__ import annotations
@@ -65,7 +67,24 @@ def make(toy: Toy, seed: int, trained: bool = True) -> dict[str, np.ndarray]:
             for role, n in ((R.Q_BIAS, toy.heads), (R.K_BIAS, toy.kv_heads), (R.V_BIAS, toy.kv_heads)):
                 w[role_key(role, layer)] = rng.normal(0, 0.5, n * hd) if trained else np.zeros(n * hd)
     w[role_key(R.FINAL_NORM, None)] = 1.0 + 0.3 * profile if trained else np.ones(h)
+    if trained:
+        _structure_down(w, toy, np.random.default_rng(seed + 7919), np.argsort(profile)[-3:])
     return w
+
+
+def _structure_down(w: dict[str, np.ndarray], toy: Toy, rng: np.random.Generator, outliers: np.ndarray) -> None:
+    """Make down's columns couple across hidden channels within the model: a rank-4 component shared by
+    every neuron of a layer, and a few "massive" neurons writing into the outlier channels (its own
+    random generator, so the other weights stay as they were)."""
+    for layer in range(toy.layers):
+        key = role_key(R.MLP_DOWN, layer)
+        d = w[key]
+        sd = float(np.std(d))
+        basis = rng.normal(0, 1, (toy.hidden, 4))
+        d = d + 1.5 * sd * basis @ rng.normal(0, 1, (4, toy.inter))
+        massive = rng.choice(toy.inter, 3, replace=False)
+        d[np.ix_(outliers, massive)] += 20 * sd
+        w[key] = d
 
 
 def finetune(w: dict[str, np.ndarray], seed: int, eps: float = 0.3) -> dict[str, np.ndarray]:

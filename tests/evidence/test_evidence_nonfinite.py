@@ -14,7 +14,7 @@ from heredity.cli.main import main
 from heredity.compare import compare
 from heredity.synth import make_checkpoint
 
-UP = "model.layers.1.mlp.up_proj.weight"
+DOWN = "model.layers.1.mlp.down_proj.weight"  # read by `matching` (and its NaN by nothing else)
 Q = "model.layers.0.self_attn.q_proj.weight"
 NORM = "model.layers.1.input_layernorm.weight"
 
@@ -34,8 +34,8 @@ def models(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     variants = {"base": arrays, "tuned": tuned, "other": dict(make_checkpoint("llama", layers=4, hidden=64,
                                                                                intermediate=128, seed=4).arrays)}
     one_nan = dict(tuned)
-    one_nan[UP] = tuned[UP].copy()
-    one_nan[UP][3, 5] = np.nan
+    one_nan[DOWN] = tuned[DOWN].copy()
+    one_nan[DOWN][3, 5] = np.nan
     variants["one_nan"] = one_nan
     inf_q = dict(tuned)
     inf_q[Q] = np.full_like(tuned[Q], np.inf)
@@ -48,7 +48,7 @@ def models(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     return {k: save_hf_folder(v, config, root / k) for k, v in variants.items()}
 
 
-@pytest.mark.parametrize("variant,tensor,count", [("one_nan", UP, 1), ("inf_q", Q, 64 * 64), ("nan_norm", NORM, 1)])
+@pytest.mark.parametrize("variant,tensor,count", [("one_nan", DOWN, 1), ("inf_q", Q, 64 * 64), ("nan_norm", NORM, 1)])
 def test_one_bad_tensor_never_hides_lineage(models: dict[str, Path], variant: str, tensor: str, count: int) -> None:
     assert compare(models["base"], models[variant]).verdict.label == "related"  # the adaptive plan
     c = compare(models["base"], models[variant], thorough=True)  # every test reads, so every NaN is seen
@@ -74,7 +74,7 @@ def test_nothing_usable_left_is_inconclusive_with_the_reason(models: dict[str, P
 def test_cli_reports_per_tensor_and_exits_0(models: dict[str, Path], capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["compare", str(models["base"]), str(models["one_nan"]), "--format", "json", "--thorough"]) == 0
     doc = json.loads(capsys.readouterr().out)
-    assert doc["verdict"] == "related" and doc["nonfinite"] == {"b": {UP: 1}}
+    assert doc["verdict"] == "related" and doc["nonfinite"] == {"b": {DOWN: 1}}
     assert main(["compare", str(models["base"]), str(models["inf_q"]), "--thorough"]) == 0
     out = capsys.readouterr().out
     assert f"B: tensor '{Q}' has 4,096 NaN/Inf values" in out
@@ -92,7 +92,7 @@ def test_fingerprint_of_a_nan_model_still_compares(models: dict[str, Path], tmp_
 
 def test_inspect_scan_reports_per_tensor(models: dict[str, Path], capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["inspect", str(models["one_nan"]), "--format", "json", "--scan"]) == 0
-    assert json.loads(capsys.readouterr().out)["nonfinite"] == {UP: 1}
+    assert json.loads(capsys.readouterr().out)["nonfinite"] == {DOWN: 1}
     assert main(["inspect", str(models["base"]), "--format", "json"]) == 0
     assert json.loads(capsys.readouterr().out)["nonfinite"] is None  # headers only: not scanned
     assert main(["inspect", str(models["inf_q"]), "--scan"]) == 0

@@ -70,6 +70,11 @@ class Features(Protocol):
         """Up to ``rows`` first canonical rows (a model reads only those), or None if unavailable."""
         ...
 
+    def rows_at(self, role: Role, layer: int | None, index: np.ndarray) -> np.ndarray | None:
+        """Canonical rows ``index`` (any order, repeats allowed) of a matrix, reading only those rows where
+        the storage allows it; None when this side cannot serve them (a fingerprint, a missing tensor)."""
+        ...
+
     def stored_bytes(self, role: Role, layer: int | None = None, expert: int | None = None,
                      rows: int | None = None) -> int:
         """Stored bytes reading this tensor (or its first ``rows`` rows) would cost; 0 for fingerprints
@@ -141,6 +146,22 @@ class ModelFeatures:
 
     def first_rows(self, role: Role, layer: int | None, rows: int) -> np.ndarray | None:
         return self.read_rows(role_key(role, layer), rows) if self.model.has(role, layer) else None
+
+    def rows_at(self, role: Role, layer: int | None, index: np.ndarray) -> np.ndarray | None:
+        if not self.model.has(role, layer):
+            return None
+        ref = self.model.ref(role, layer)
+        n = self.model.canonical_rows(ref)
+        wanted, inverse = np.unique(np.asarray(index, dtype=np.int64), return_inverse=True)
+        if not wanted.size or wanted[0] < 0 or wanted[-1] >= n:
+            raise ValueError(f"rows_at: empty index or one out of range for {n} rows")
+        parts = []
+        for start, stop in runs(wanted):
+            block = self.model.load_rows(ref, start, stop)
+            if block is None:  # storage that cannot be sliced by canonical rows: read it whole once
+                return finite(self.model.load(ref)[wanted][inverse])
+            parts.append(block)
+        return finite(np.concatenate(parts)[inverse])
 
     def stored_bytes(self, role: Role, layer: int | None = None, expert: int | None = None,
                      rows: int | None = None) -> int:
@@ -218,6 +239,16 @@ def row_blocks(n: int, max_rows: int, blocks: int = ROW_BLOCKS) -> list[tuple[in
     if k == 1:
         return [((n - size) // 2, size)]
     return [(round(i * (n - size) / (k - 1)), size) for i in range(k)]
+
+
+def runs(sorted_index: np.ndarray) -> list[tuple[int, int]]:
+    """``[start, stop)`` of each run of consecutive values in a sorted, repeat-free index array."""
+    if sorted_index.size == 0:
+        return []
+    breaks = np.flatnonzero(np.diff(sorted_index) != 1) + 1
+    starts = np.concatenate([[0], breaks])
+    stops = np.concatenate([breaks, [sorted_index.size]])
+    return [(int(sorted_index[i]), int(sorted_index[j - 1]) + 1) for i, j in zip(starts, stops, strict=True)]
 
 
 def finite_std(w: np.ndarray) -> float:

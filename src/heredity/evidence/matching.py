@@ -34,16 +34,19 @@ import numpy as np
 
 from heredity.errors import NotApplicableError
 from heredity.evidence import pairing
-from heredity.evidence.align import MAX_TOKENS, HiddenMap, align_hidden
+from heredity.evidence.align import MAX_TOKENS, HiddenMap, align_channels, align_hidden
 from heredity.evidence.base import ReadItem, ReadPlan
-from heredity.evidence.features import Features
+from heredity.evidence.features import Features, row_blocks
 from heredity.evidence.units import (
     UnitMatchingTest,
     agreeing_needed,
+    channel_signatures,
     has_mlp,
+    match_prepared,
     match_units,
     mlp_pair,
     sample_layers,
+    usable,
 )
 from heredity.layouts.roles import Role
 from heredity.plotdata import PerLayerPlot
@@ -51,39 +54,73 @@ from heredity.results import Evidence, Exclusion, Power
 from heredity.stats import fisher_combine
 
 MIN_LAYERS = 2  # matching on fewer layers is not enough to call a pair independent
+CHANNEL_BLOCKS = 8  # A's sampled channels are this many evenly spaced blocks of rows of down
 
 
 class MatchingTest(UnitMatchingTest):
-    """Agreement of gate-derived and up-derived neuron matchings (permutation-robust)."""
+    """Agreement of two independently derived neuron matchings (permutation-robust): on two disjoint sets
+    of hidden channels of ``down`` (default), or on gate vs up rows (``channels=0``, and always when a side
+    is a fingerprint, whose sketch keeps gate and up rows)."""
 
     name = "matching"
-    compares = "neuron alignment, gate vs up (Hungarian)"
+    compares = "neuron alignment from two signatures (Hungarian)"
+
+    def __init__(self, seed: int = 0, max_rows: int = 512, max_layers: int = 8, channels: int = 256) -> None:
+        super().__init__(seed, max_rows, max_layers)
+        if channels < 0 or channels == 1:
+            raise ValueError("channels must be 0 (gate and up rows) or >= 2")
+        self.channels = int(channels)
 
     def reads(self, a: Features, b: Features) -> ReadPlan:
-        """Gate, up and MLP norm of up to ``max_layers`` evenly spaced layers of each side, and the
-        first embedding rows (for aligning channels)."""
-        return ReadPlan(mlp_reads(a, self.max_layers), mlp_reads(b, self.max_layers),
-                        note="layers sampled per side; when depths differ the pairing may pick others")
+        """With channel signatures: ``channels`` rows of down in up to ``max_layers`` evenly spaced layers
+        of each side; otherwise gate, up and MLP norm of those layers.  Both: the first embedding rows
+        (for aligning channels)."""
+        note = "layers sampled per side; when depths differ the pairing may pick others"
+        if self._by_channels(a, b):
+            k = self._channel_count(a, b)
+            return ReadPlan(down_reads(a, self.max_layers, k), down_reads(b, self.max_layers, k), note=note)
+        return ReadPlan(mlp_reads(a, self.max_layers), mlp_reads(b, self.max_layers), note=note)
+
+    def _by_channels(self, a: Features, b: Features) -> bool:
+        return (self.channels > 0 and not a.is_fingerprint and not b.is_fingerprint
+                and bool(a.layers_with(Role.MLP_DOWN)) and bool(b.layers_with(Role.MLP_DOWN))
+                and self._channel_count(a, b) >= 2)
+
+    def _channel_count(self, a: Features, b: Features) -> int:
+        """Channels of A used: ``channels`` (even), at most the narrower hidden size."""
+        k = min(self.channels, a.spec.hidden_size or 0, b.spec.hidden_size or 0)
+        return k - k % 2
 
     def run(self, a: Features, b: Features) -> Evidence:
         pairs = self._pairs(a, b)
-        hmap = align_hidden(a, b)
+        if self._by_channels(a, b):
+            chans = channel_sample(a.spec.hidden_size or 0, self._channel_count(a, b))
+            hmap = align_channels(a, b, chans)
+        else:
+            hmap = align_hidden(a, b)
         rng = np.random.default_rng(self.seed)
         per_layer, skipped = {}, []
         for la, lb in pairs:
             try:
-                per_layer[f"{la}~{lb}"] = self._layer(a, b, la, lb, hmap, rng)
+                if self._by_channels(a, b):
+                    per_layer[f"{la}~{lb}"] = self._channel_layer(a, b, la, lb, hmap, rng)
+                else:
+                    per_layer[f"{la}~{lb}"] = self._layer(a, b, la, lb, hmap, rng)
             except NotApplicableError as exc:
                 if exc.why != Exclusion.NO_SIGNAL:
                     raise
                 skipped.append(f"{la}~{lb}: {exc.message}")
         if not per_layer:
             raise NotApplicableError(f"no layer had usable neurons ({skipped[0]})", Exclusion.NO_SIGNAL)
-        return self._result(per_layer, hmap, skipped)
+        signature = (f"rows of down on two disjoint sets of {len(hmap.idx_a) // 2} hidden channels"
+                     if self._by_channels(a, b) else "gate rows and up rows")
+        return self._result(per_layer, hmap, skipped, signature)
 
     def _pairs(self, a: Features, b: Features) -> list[tuple[int, int]]:
         pairs, _ = pairing.layer_pairs(a, b)
         have = [(la, lb) for la, lb in pairs if has_mlp(a, la) and has_mlp(b, lb)]
+        if self._by_channels(a, b):
+            have = [(la, lb) for la, lb in have if a.has(Role.MLP_DOWN, la) and b.has(Role.MLP_DOWN, lb)]
         if not have:
             fp = a.is_fingerprint or b.is_fingerprint
             raise NotApplicableError("no paired layer has a gated MLP (gate and up) on both sides"
@@ -101,12 +138,23 @@ class MatchingTest(UnitMatchingTest):
                           rng, self.max_rows)
         return {k: round(v, 6) if isinstance(v, float) else v for k, v in out.items()}
 
-    def _result(self, per_layer: dict[str, dict[str, float]], hmap: HiddenMap, skipped: list[str]) -> Evidence:
+    def _channel_layer(self, a: Features, b: Features, la: int, lb: int, hmap: HiddenMap,
+                       rng: np.random.Generator) -> dict[str, float]:
+        da, db = a.rows_at(Role.MLP_DOWN, la, hmap.idx_a), b.rows_at(Role.MLP_DOWN, lb, hmap.idx_b)
+        if da is None or db is None:
+            raise NotApplicableError(f"down rows of layer {la}~{lb} unavailable", Exclusion.NO_SIGNAL)
+        db = db * hmap.signs[:, None]
+        sa, sb = usable(*channel_signatures(da)), usable(*channel_signatures(db))
+        out = match_prepared(*sa, *sb, rng, self.max_rows)
+        return {k: round(v, 6) if isinstance(v, float) else v for k, v in out.items()}
+
+    def _result(self, per_layer: dict[str, dict[str, float]], hmap: HiddenMap, skipped: list[str],
+                signature: str) -> Evidence:
         p = fisher_combine([v["p_value"] for v in per_layer.values()])
         rho = float(np.mean([v["spearman"] for v in per_layer.values()]))
         agree = float(np.mean([v["agree"] for v in per_layer.values()]))
         rows = int(np.median([v["rows"] for v in per_layer.values()]))
-        summary = (f"{len(per_layer)} layers, {rows} neurons each: gate- and up-based matchings agree on "
+        summary = (f"{len(per_layer)} layers, {rows} neurons each: matchings from {signature} agree on "
                    f"{agree:.1%} of neurons (chance ~{1 / max(rows, 1):.1%}), mean Spearman {rho:.3f}; p={p:.3g}")
         need = agreeing_needed(rows, rows)
         power = (f"{len(per_layer)} layers x {rows} neurons: {need} agreeing neurons ({need / max(rows, 1):.1%}) "
@@ -114,7 +162,8 @@ class MatchingTest(UnitMatchingTest):
         return self.evidence(agree, p, summary, power=Power(len(per_layer) >= MIN_LAYERS, power),
                              plots=per_layer_plot(per_layer), statistic_name="mean fraction of neurons matched alike",
                              per_layer=per_layer, hidden_alignment=hmap.method,
-                             layers_compared=len(per_layer), mean_spearman=rho, layers_skipped=skipped)
+                             layers_compared=len(per_layer), mean_spearman=rho, layers_skipped=skipped,
+                             signatures=signature)
 
 
 def per_layer_plot(per_layer: dict[str, dict[str, float]]) -> list[PerLayerPlot]:
@@ -123,6 +172,23 @@ def per_layer_plot(per_layer: dict[str, dict[str, float]]) -> list[PerLayerPlot]
     return [PerLayerPlot("matching: per-layer correlation of A and B",
                          "Rank correlation of aligned units in each layer (x: layer of A). Independent models "
                          "stay near 0.", {"per layer": points}, "Spearman")]
+
+
+def channel_sample(hidden: int, k: int) -> np.ndarray:
+    """``k`` of ``hidden`` channels as :data:`CHANNEL_BLOCKS` evenly spaced blocks (cheap to read as rows
+    of down; which channels does not matter for the null, only that both signatures use disjoint ones)."""
+    if k >= hidden:
+        return np.arange(hidden - hidden % 2)
+    blocks = row_blocks(hidden, k, CHANNEL_BLOCKS)
+    out = np.unique(np.concatenate([np.arange(s, s + n) for s, n in blocks]))
+    return out[: len(out) - len(out) % 2]
+
+
+def down_reads(f: Features, max_layers: int, channels: int) -> tuple[ReadItem, ...]:
+    """``channels`` rows of down in ``max_layers`` evenly spaced MLP layers, plus the first embedding rows."""
+    layers = f.layers_with(Role.MLP_GATE)
+    picked = tuple(x for x, _ in sample_layers([(x, x) for x in layers], max_layers))
+    return ReadItem(Role.MLP_DOWN, picked, rows=channels), ReadItem(Role.EMBED, rows=MAX_TOKENS)
 
 
 def mlp_reads(f: Features, max_layers: int) -> tuple[ReadItem, ...]:

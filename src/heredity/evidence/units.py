@@ -64,8 +64,46 @@ def match_units(ga: np.ndarray, ua: np.ndarray, gb: np.ndarray, ub: np.ndarray, 
     sets to 0) are left out: every assignment would tie on them, and ties broken by index order would
     make the two matchings agree by construction.  NotApplicableError when fewer than
     :data:`MIN_UNITS` usable neurons remain on a side."""
-    ga, ua = usable(*prepare(ga, ua))
-    gb, ub = usable(*prepare(gb, ub))
+    return match_prepared(*usable(*prepare(ga, ua)), *usable(*prepare(gb, ub)), rng, max_rows)
+
+
+MASSIVE_Z = 6.0  # a neuron whose output norm is this many robust SDs above the median is left out
+
+
+def channel_signatures(down_rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Two decoupled signatures of every neuron from rows of ``down`` (``[channels, neurons]``, one hidden
+    channel per row): the neuron's output weights on the even-positioned channels, and on the odd ones.
+
+    * Each is centred over neurons (a direction shared by all neurons, as outlier channels give, would
+      couple the two assignments).
+    * "Massive" neurons, whose output norm over the channels read is an outlier (robust z above
+      :data:`MASSIVE_Z`), are zeroed and so left out: they form a small group recognisable in both
+      signatures (they write into the same outlier channels), and two independent models' massive groups
+      would be matched to each other twice, an agreement the null does not allow for.
+    * The second signature has its least-squares prediction from the first removed: a neuron's weights
+      on different channels are linearly coupled within one model (low-rank structure), the analogue of
+      a neuron's gate and up rows.
+    * Rows are unit-normalised.
+
+    Works on float32 copies of ``channels x neurons`` values only."""
+    x = np.array(down_rows.T, dtype=np.float32)  # [neurons, channels]
+    x -= x.mean(axis=0, keepdims=True)
+    norms = np.linalg.norm(x, axis=1)
+    med = float(np.median(norms))
+    mad = 1.4826 * float(np.median(np.abs(norms - med)))
+    if mad > 0:
+        x[norms > med + MASSIVE_Z * mad] = 0.0
+    s1, s2 = np.ascontiguousarray(x[:, 0::2]), np.ascontiguousarray(x[:, 1::2])
+    if s1.shape[0] > s1.shape[1]:
+        coef, *_ = np.linalg.lstsq(s1.astype(np.float64), s2.astype(np.float64), rcond=None)
+        s2 -= (s1 @ coef.astype(np.float32))
+    return _unit_rows(s1), _unit_rows(s2)
+
+
+def match_prepared(ga: np.ndarray, ua: np.ndarray, gb: np.ndarray, ub: np.ndarray, rng: np.random.Generator,
+                   max_rows: int) -> dict[str, float]:
+    """Match ``max_rows`` units sampled from the narrower side into all units of the wider one on each of
+    two prepared signature families (unit rows, all-zero units already left out); compare the two."""
     if min(ga.shape[0], gb.shape[0]) < MIN_UNITS:
         raise NotApplicableError(f"fewer than {MIN_UNITS} neurons with non-zero weights", Exclusion.NO_SIGNAL)
     if ga.shape[0] > gb.shape[0]:
