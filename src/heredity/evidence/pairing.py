@@ -59,17 +59,42 @@ def stacks(a: Features, b: Features) -> list[tuple[Role, np.ndarray, np.ndarray]
 
 def similarity(st: list[tuple[Role, np.ndarray, np.ndarray]], perm: np.ndarray | None = None) -> np.ndarray:
     """``[La, Lb]`` mean Spearman over roles (NaN where no role is shared); ``perm`` permutes B's channels."""
-    total = count = None
-    for _, sa, sb in st:
-        sbp = sb if perm is None else sb[:, perm]
-        s = np.nan_to_num(sa) @ np.nan_to_num(sbp).T
-        ok = np.isfinite(sa[:, :1]) & np.isfinite(sb[:, :1]).T
-        total = np.where(ok, s, 0.0) if total is None else total + np.where(ok, s, 0.0)
-        count = ok.astype(float) if count is None else count + ok
-    if total is None or count is None:
-        raise NotApplicableError("no non-constant residual-stream vectors shared by both models", Exclusion.NO_SIGNAL)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        return np.where(count > 0, total / np.maximum(count, 1), np.nan)
+    return Similarity(st)(perm)
+
+
+class Similarity:
+    """:func:`similarity` with the NaN-free stacks and masks prepared once, for many permutations."""
+
+    def __init__(self, st: list[tuple[Role, np.ndarray, np.ndarray]]) -> None:
+        if not st:
+            raise NotApplicableError("no non-constant residual-stream vectors shared by both models",
+                                     Exclusion.NO_SIGNAL)
+        self.parts = [(np.nan_to_num(sa), np.nan_to_num(sb), np.isfinite(sa[:, :1]) & np.isfinite(sb[:, :1]).T)
+                      for _, sa, sb in st]
+        self.count = sum(ok.astype(float) for _, _, ok in self.parts)
+
+    def __call__(self, perm: np.ndarray | None = None) -> np.ndarray:
+        total = np.zeros(self.count.shape)
+        for sa, sb, ok in self.parts:
+            total += np.where(ok, sa @ (sb if perm is None else sb[:, perm]).T, 0.0)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            return np.where(self.count > 0, total / np.maximum(self.count, 1), np.nan)
+
+    def many(self, perms: list[np.ndarray], chunk: int = 16) -> list[np.ndarray]:
+        """``[self(p) for p in perms]`` with one matrix product per ``chunk`` permutations and role (many
+        tiny products cost far more than few wide ones, above all when threads compete for cores)."""
+        out: list[np.ndarray] = []
+        lb = self.count.shape[1]
+        for start in range(0, len(perms), chunk):
+            group = perms[start:start + chunk]
+            totals = np.zeros((len(group), *self.count.shape))
+            for sa, sb, ok in self.parts:
+                wide = np.concatenate([sb[:, p] for p in group])  # [len(group) * Lb, hidden]
+                prod = (sa @ wide.T).reshape(sa.shape[0], len(group), lb).transpose(1, 0, 2)
+                totals += np.where(ok[None], prod, 0.0)
+            with np.errstate(invalid="ignore", divide="ignore"):
+                out.extend(np.where(self.count > 0, t / np.maximum(self.count, 1), np.nan) for t in totals)
+        return out
 
 
 def monotone_path(sim: np.ndarray) -> tuple[float, list[tuple[int, int]]]:
