@@ -22,8 +22,11 @@ from collections.abc import Sequence
 
 import numpy as np
 
-# scipy is imported inside the functions that use it: scipy.stats, .special and .optimize each cost
-# 0.2-0.8 s of start-up, which `heredity --version` and a fingerprint-only compare never need.
+# The distributions a compare needs (normal, chi-square with even degrees of freedom, Poisson, Student t)
+# and average ranks are computed here with numpy and math: importing scipy.stats or scipy.special costs
+# 0.5-2 s of start-up, more than a small compare itself.  Only the assignment solver comes from scipy
+# (scipy.optimize, imported when a matching test first needs it).  tests/evidence/test_evidence_stats.py
+# checks each against scipy.
 
 #: Smallest p-value we report; below this, float64 tails underflow and the number means nothing more.
 P_FLOOR = 1e-300
@@ -117,11 +120,23 @@ def standardise(v: np.ndarray) -> np.ndarray:
     return x / n if n > 0 else x
 
 
+def rankdata(v: np.ndarray) -> np.ndarray:
+    """Average ranks (1-based; ties share the mean of their ranks); all NaN when any value is NaN."""
+    x = np.asarray(v, dtype=np.float64).ravel()
+    if np.isnan(x).any():
+        return np.full(x.size, np.nan)
+    order = np.argsort(x, kind="mergesort")
+    xs = x[order]
+    starts = np.flatnonzero(np.concatenate([[True], xs[1:] != xs[:-1]])) if x.size else np.zeros(0, np.int64)
+    ends = np.append(starts[1:], x.size)
+    ranks = np.empty(x.size)
+    ranks[order] = np.repeat((starts + ends + 1) / 2.0, ends - starts)
+    return ranks
+
+
 def rank_standardise(v: np.ndarray) -> np.ndarray:
     """Average ranks, centred, unit norm: dot products of these are Spearman correlations."""
-    from scipy import stats as sps
-
-    return standardise(sps.rankdata(np.asarray(v, dtype=np.float64).ravel()))
+    return standardise(rankdata(v))
 
 
 def centred_corr(a: np.ndarray, b: np.ndarray) -> float:
@@ -136,9 +151,7 @@ def spearman(a: np.ndarray, b: np.ndarray) -> float:
 
 def normal_sf(z: float) -> float:
     """Upper tail of the standard normal, accurate far out (``erfc`` based)."""
-    from scipy import special
-
-    return clip_p(0.5 * float(special.erfc(z / math.sqrt(2.0))))
+    return clip_p(0.5 * math.erfc(z / math.sqrt(2.0)))
 
 
 def linear_perm_z(rows_a: np.ndarray, rows_b: np.ndarray) -> tuple[float, float]:
@@ -161,13 +174,93 @@ def mc_p_value(observed: float, null: np.ndarray) -> float:
 
 def fisher_combine(p_values: Sequence[float]) -> float:
     """Fisher's method for p-values that are independent under the null."""
-    from scipy import stats as sps
-
     ps = [clip_p(p) for p in p_values if not math.isnan(p)]
     if not ps:
         return float("nan")
     stat = -2.0 * sum(math.log(p) for p in ps)
-    return clip_p(float(sps.chi2.sf(stat, 2 * len(ps))))
+    return clip_p(chi2_sf_even(stat, 2 * len(ps)))
+
+
+def _logsumexp(logs: Sequence[float]) -> float:
+    top = max(logs)
+    return top + math.log(sum(math.exp(v - top) for v in logs))
+
+
+def chi2_sf_even(stat: float, dof: int) -> float:
+    """Upper tail of a chi-square with an even number ``dof = 2k`` of degrees of freedom: the chance that
+    a Poisson count of mean ``stat / 2`` is below ``k`` (exact; summed in logs, so far tails do not
+    underflow before :data:`P_FLOOR`)."""
+    if dof <= 0 or dof % 2:
+        raise ValueError("chi2_sf_even: dof must be a positive even number")
+    half = stat / 2.0
+    if half <= 0:
+        return 1.0
+    logs = [-half + i * math.log(half) - math.lgamma(i + 1) for i in range(dof // 2)]
+    return min(1.0, math.exp(_logsumexp(logs)))
+
+
+def poisson_sf(k: int, mu: float) -> float:
+    """``P(X >= k)`` for a Poisson count ``X`` of mean ``mu``."""
+    if k <= 0:
+        return 1.0
+    if mu <= 0:
+        return 0.0
+    if k > mu:  # the tail from k up: terms fall by mu / (i + 1) < 1 each step
+        logs, i = [-mu + k * math.log(mu) - math.lgamma(k + 1)], k
+        while len(logs) < 100_000:
+            i += 1
+            logs.append(logs[-1] + math.log(mu / i))
+            if logs[-1] < logs[0] - 40:
+                break
+        return min(1.0, math.exp(_logsumexp(logs)))
+    below = math.exp(_logsumexp([-mu + i * math.log(mu) - math.lgamma(i + 1) for i in range(k)]))
+    return max(0.0, 1.0 - below)
+
+
+def _beta_fraction(a: float, b: float, x: float) -> float:
+    """The continued fraction of the regularised incomplete beta function, by the modified Lentz method."""
+    tiny, eps = 1e-300, 1e-15
+    c, d = 1.0, 1.0 - (a + b) * x / (a + 1.0)
+    d = 1.0 / (d if abs(d) > tiny else tiny)
+    h = d
+    for m in range(1, 1000):
+        for num in (m * (b - m) * x / ((a + 2 * m - 1) * (a + 2 * m)),
+                    -(a + m) * (a + b + m) * x / ((a + 2 * m) * (a + 2 * m + 1))):
+            d = 1.0 + num * d
+            d = 1.0 / (d if abs(d) > tiny else tiny)
+            c = 1.0 + num / c
+            c = c if abs(c) > tiny else tiny
+            h *= d * c
+        if abs(d * c - 1.0) < eps:
+            break
+    return h
+
+
+def beta_inc(a: float, b: float, x: float) -> float:
+    """The regularised incomplete beta function ``I_x(a, b)``."""
+    if x <= 0.0:
+        return 0.0
+    if x >= 1.0:
+        return 1.0
+    log_front = math.lgamma(a + b) - math.lgamma(a) - math.lgamma(b) + a * math.log(x) + b * math.log1p(-x)
+    if x < (a + 1.0) / (a + b + 2.0):
+        return math.exp(log_front) * _beta_fraction(a, b, x) / a
+    return 1.0 - math.exp(log_front) * _beta_fraction(b, a, 1.0 - x) / b
+
+
+def pearson_p(xa: np.ndarray, xb: np.ndarray) -> float:
+    """Two-sided p-value of the classical Pearson t-test (independent normal pairs; shown only where a
+    published analysis quotes it, never used for a verdict)."""
+    n = int(np.asarray(xa).size)
+    r = centred_corr(xa, xb)
+    if n <= 2:
+        return 1.0
+    r = max(-1.0, min(1.0, r))
+    if abs(r) >= 1.0:
+        return 0.0
+    df = n - 2
+    t2 = r * r * df / (1.0 - r * r)
+    return beta_inc(df / 2.0, 0.5, df / (df + t2))
 
 
 def cauchy_combine(p_values: Sequence[float]) -> float:
@@ -213,11 +306,9 @@ def agreement_p(agree: int, rows: int, cols: int) -> float:
     """p-value of ``agree`` rows mapped to the same column by two independent uniform one-to-one
     assignments of ``rows`` rows into ``cols`` columns: the count of coincidences is close to
     Poisson with mean ``rows / cols`` (exactly the fixed points of a random permutation when square)."""
-    from scipy import stats as sps
-
     if agree <= 0:
         return 1.0
-    return clip_p(float(sps.poisson.sf(agree - 1, rows / max(cols, 1))))
+    return clip_p(poisson_sf(agree, rows / max(cols, 1)))
 
 
 def hungarian(cost: np.ndarray) -> np.ndarray:

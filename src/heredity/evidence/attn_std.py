@@ -20,6 +20,7 @@ from heredity.evidence.features import Features
 from heredity.layouts.roles import Role
 from heredity.plotdata import CurvesPlot, floats
 from heredity.results import Evidence, Exclusion, Power
+from heredity.stats import pearson_p
 
 ROLES = (Role.Q, Role.K, Role.V, Role.O)
 MIN_ROWS = 16  # a sampled matrix is never read from fewer rows than this
@@ -124,9 +125,7 @@ def _naive_p(xa: np.ndarray, xb: np.ndarray) -> float:
     """The Pearson t-test p-value the public analysis would quote (shown, never used)."""
     if xa.size <= 2 or np.std(xa) * np.std(xb) <= 0:
         return 1.0
-    from scipy import stats as sps
-
-    return float(sps.pearsonr(xa, xb).pvalue)
+    return pearson_p(xa, xb)
 
 
 def _context(r: float) -> str:
