@@ -9,8 +9,10 @@ work even when ``huggingface_hub`` was imported earlier.
 
 from __future__ import annotations
 
+import http.client
 import os
 import re
+import threading
 import urllib.error
 import urllib.request
 from dataclasses import dataclass, field
@@ -65,7 +67,18 @@ class RemoteFile:
     def read(self, start: int, stop: int) -> bytes:
         if start >= stop:
             return b""
-        req = urllib.request.Request(self.url, headers=self.headers | {"Range": f"bytes={start}-{stop - 1}"})
+        headers = self.headers | {"Range": f"bytes={start}-{stop - 1}"}
+        body = _kept_alive_get(self.url, headers, stop - start)
+        if body is None:  # a proxy, a redirect or an odd answer: the standard library handles it
+            body = self._urllib_get(headers, stop - start)
+        self.fetched += len(body)
+        self.requests += 1
+        if len(body) != stop - start:
+            raise CorruptCheckpointError(f"asked for {stop - start} bytes, got {len(body)}", path=self.url)
+        return body
+
+    def _urllib_get(self, headers: dict[str, str], length: int) -> bytes:
+        req = urllib.request.Request(self.url, headers=headers)
         try:
             with urllib.request.urlopen(req, timeout=TIMEOUT_S) as resp:
                 if resp.status != 206:
@@ -74,16 +87,53 @@ class RemoteFile:
                         path=self.url,
                         fix="use a hub endpoint that supports HTTP ranges",
                     )
-                body: bytes = resp.read(stop - start + 1)
+                body: bytes = resp.read(length + 1)
         except (urllib.error.URLError, TimeoutError, ConnectionError) as exc:
             raise InputError(
                 f"download failed: {safe_name(exc)}", path=self.url, fix="check the network"
             ) from None
-        self.fetched += len(body)
-        self.requests += 1
-        if len(body) != stop - start:
-            raise CorruptCheckpointError(f"asked for {stop - start} bytes, got {len(body)}", path=self.url)
         return body
+
+
+_connections = threading.local()  # per thread: (scheme, host) -> an open HTTP(S) connection
+
+
+def _kept_alive_get(url: str, headers: dict[str, str], length: int) -> bytes | None:
+    """A ranged GET over a connection kept open between reads (a 7B compare makes thousands of small
+    reads; a new connection for each doubled their cost).  None when this cannot or should not be done
+    here (a proxy is configured, the server redirects or answers anything but 206): the caller then
+    uses urllib, which handles those cases."""
+    parts = urlparse(url)
+    if parts.scheme not in ("http", "https") or not parts.hostname or _proxied(parts.scheme, parts.hostname):
+        return None
+    pool: dict[tuple[str, str], http.client.HTTPConnection] = getattr(_connections, "pool", None) or {}
+    _connections.pool = pool
+    key = (parts.scheme, parts.netloc)
+    target = parts.path + (f"?{parts.query}" if parts.query else "")
+    for attempt in range(2):  # a kept connection the server has closed meanwhile fails once: reopen
+        conn = pool.get(key)
+        if conn is None:
+            kind = http.client.HTTPSConnection if parts.scheme == "https" else http.client.HTTPConnection
+            conn = pool[key] = kind(parts.hostname, parts.port, timeout=TIMEOUT_S)
+        try:
+            conn.request("GET", target, headers=headers)
+            resp = conn.getresponse()
+            if resp.status != 206 or (resp.length is not None and resp.length > length):
+                conn.close()
+                del pool[key]
+                return None
+            return resp.read()
+        except (http.client.HTTPException, OSError):
+            conn.close()
+            del pool[key]
+            if attempt:
+                return None  # urllib retries it and reports the failure in its words
+    return None
+
+
+def _proxied(scheme: str, host: str) -> bool:
+    proxies = urllib.request.getproxies()
+    return scheme in proxies and not urllib.request.proxy_bypass(host)
 
 
 def offline() -> bool:

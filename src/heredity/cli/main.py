@@ -132,7 +132,16 @@ def _usage_hint(exc: click.ClickException) -> str:
     return f" (see: {ctx.command_path} --help)" if isinstance(exc, click.UsageError) and ctx is not None else ""
 
 
+#: BLAS thread pools the command line runs with unless the environment says otherwise.  heredity's
+#: matrix products are small (at most a few hundred rows by the FFN width): a pool of threads buys
+#: little for them and, on a machine whose cores are busy, costs a lot (a 7B compare on 2 shared cores
+#: took 1.3x the wall time and twice the CPU with OpenBLAS's default pool; docs/LOG.md).
+BLAS_THREAD_VARS = ("OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")
+
+
 def entry() -> None:
+    for var in BLAS_THREAD_VARS:  # read by numpy's BLAS when it loads, which no command has done yet
+        os.environ.setdefault(var, "1")
     sys.exit(main())
 
 
