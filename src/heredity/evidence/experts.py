@@ -1,8 +1,10 @@
 """`experts`: lineage through mixture-of-experts layers.
 
 * **MoE vs dense** (upcycling, e.g. a dense FFN copied or sliced into experts): each sampled expert's
-  neurons are matched to the dense FFN's neurons with the `matching` procedure (gate- and up-based
-  assignments must agree beyond chance).  Copies agree on nearly all neurons; fine-grained slices
+  neurons are matched to the dense FFN's neurons with the `matching` procedure (two independently
+  derived assignments must agree beyond chance: by default from rows of down on two disjoint sets of
+  hidden channels, :func:`heredity.evidence.units.channel_signatures`; with ``channels=0`` from gate
+  and up rows).  Copies agree on nearly all neurons; fine-grained slices
   (expert width < dense width) agree on the sliced neurons, since rows are taken from the narrower side.
 * **MoE vs MoE**: each sampled expert of A is matched against all experts of B stacked together, so
   relabelled experts are found wherever they are.
@@ -19,10 +21,19 @@ import numpy as np
 
 from heredity.errors import NotApplicableError
 from heredity.evidence import pairing
-from heredity.evidence.align import MAX_TOKENS, HiddenMap, align_hidden
+from heredity.evidence.align import MAX_TOKENS, HiddenMap, align_channels, align_hidden
 from heredity.evidence.base import EvidenceTest, ReadItem, ReadPlan
 from heredity.evidence.features import Features, require_weights
-from heredity.evidence.units import agreeing_needed, match_units, mlp_pair, sample_layers
+from heredity.evidence.units import (
+    agreeing_needed,
+    channel_sample,
+    channel_signatures,
+    match_prepared,
+    match_units,
+    mlp_pair,
+    sample_layers,
+    usable,
+)
 from heredity.layouts.roles import Role
 from heredity.plotdata import HeatmapPlot
 from heredity.results import Evidence, Exclusion, Power
@@ -58,26 +69,43 @@ class ExpertsTest(EvidenceTest):
     compares = "MoE experts against the dense FFN"
     needs_weights = True
 
-    def __init__(self, seed: int = 0, max_rows: int = 256, max_layers: int = 4, max_experts: int = 4) -> None:
+    def __init__(self, seed: int = 0, max_rows: int = 256, max_layers: int = 4, max_experts: int = 4,
+                 channels: int = 256) -> None:
         super().__init__(seed)
         if min(max_rows, max_layers, max_experts) < 1:
             raise ValueError("max_rows, max_layers and max_experts must be >= 1")
+        if channels < 0 or channels == 1:
+            raise ValueError("channels must be 0 (gate and up rows) or >= 2")
         self.max_rows, self.max_layers, self.max_experts = int(max_rows), int(max_layers), int(max_experts)
+        self.channels = int(channels)
 
     def reads(self, a: Features, b: Features) -> ReadPlan:
-        """Gate and up of ``max_experts`` experts in ``max_layers`` layers of the MoE side, and the other
-        side's dense MLP (or all its experts) in as many layers; the first embedding rows of both."""
+        """Of ``max_experts`` experts in ``max_layers`` layers of the MoE side, and of the other side's
+        dense MLP (or all its experts) in as many layers: ``channels`` rows of down (or, with
+        ``channels=0``, gate and up); the first embedding rows of both."""
         if a.is_fingerprint or b.is_fingerprint or not (is_moe(a) or is_moe(b)):
             return ReadPlan()
-        return ReadPlan(self._side(a), self._side(b), note="layers sampled per side")
+        k = self._channel_count(a, b)
+        return ReadPlan(self._side(a, k), self._side(b, k), note="layers sampled per side")
 
-    def _side(self, f: Features) -> tuple[ReadItem, ...]:
+    def _channel_count(self, a: Features, b: Features) -> int:
+        """Channels of down read per matrix (0: gate and up rows instead)."""
+        k = min(self.channels, a.spec.hidden_size or 0, b.spec.hidden_size or 0)
+        k -= k % 2
+        downs = all(f.layers_with(Role.EXPERT_DOWN) or f.layers_with(Role.MLP_DOWN) for f in (a, b))
+        return k if k >= 2 and downs else 0
+
+    def _side(self, f: Features, channels: int) -> tuple[ReadItem, ...]:
         embed = ReadItem(Role.EMBED, rows=MAX_TOKENS)
         layers = f.layers_with(Role.EXPERT_GATE) or f.layers_with(Role.MLP_GATE)
         picked = tuple(x for x, _ in sample_layers([(x, x) for x in layers], self.max_layers))
         if not is_moe(f):
+            if channels:
+                return ReadItem(Role.MLP_DOWN, picked, rows=channels), embed
             return (*(ReadItem(r, picked) for r in (Role.MLP_GATE, Role.MLP_UP, Role.MLP_NORM)), embed)
         experts = tuple(pick(list(range(f.spec.experts or 0)), self.max_experts))
+        if channels:
+            return ReadItem(Role.EXPERT_DOWN, picked, rows=channels, experts=experts), embed
         return (*(ReadItem(r, picked, experts=experts) for r in (Role.EXPERT_GATE, Role.EXPERT_UP)), embed)
 
     def run(self, a: Features, b: Features) -> Evidence:
@@ -89,9 +117,12 @@ class ExpertsTest(EvidenceTest):
         moe, other = (b, a) if swapped else (a, b)
         pairs = [(lb, la) if swapped else (la, lb) for la, lb in pairing.layer_pairs(a, b)[0]]
         pairs = [(lm, lo) for lm, lo in pairs if expert_ids(moe, lm)]
-        hmap = align_hidden(moe, other)
+        k = self._channel_count(moe, other)
+        hmap = (align_channels(moe, other, channel_sample(moe.spec.hidden_size or 0, k)) if k
+                else align_hidden(moe, other))
         rng = np.random.default_rng(self.seed)
-        rows = self._cross(moe, other, sample_layers(pairs, self.max_layers), hmap, rng)
+        cross = self._cross_channels if k else self._cross
+        rows = cross(moe, other, sample_layers(pairs, self.max_layers), hmap, rng)
         if not rows:
             raise NotApplicableError("no paired layer has experts on one side and an MLP or experts on the other",
                                      Exclusion.STRUCTURE)
@@ -116,6 +147,44 @@ class ExpertsTest(EvidenceTest):
                 out[f"{lm}#{e}~{lo}"] = {k: round(float(v), 6) for k, v in r.items()}
         return out
 
+    def _cross_channels(self, moe: Features, other: Features, pairs: list[tuple[int, int]], hmap: HiddenMap,
+                        rng: np.random.Generator) -> dict[str, dict[str, float]]:
+        """:meth:`_cross` on down-row channel signatures."""
+        out = {}
+        for lm, lo in pairs:
+            target = self._down_target(other, lo, hmap)
+            if target is None:
+                continue
+            sb = usable(*channel_signatures(target))
+            for e in pick(expert_ids(moe, lm), self.max_experts):
+                da = moe.rows_at(Role.EXPERT_DOWN, lm, hmap.idx_a, expert=e)
+                if da is None:
+                    continue
+                try:
+                    r = match_prepared(*usable(*channel_signatures(da)), *sb, rng, self.max_rows)
+                except NotApplicableError as exc:
+                    if exc.why != Exclusion.NO_SIGNAL:
+                        raise
+                    continue
+                out[f"{lm}#{e}~{lo}"] = {k: round(float(v), 6) for k, v in r.items()}
+        return out
+
+    def _down_target(self, f: Features, layer: int, hmap: HiddenMap) -> np.ndarray | None:
+        """The other side's down rows at the mapped channels: its dense MLP's, or all its experts' side by
+        side (``[channels, neurons]``)."""
+        signs = hmap.signs[:, None]
+        if f.has(Role.MLP_DOWN, layer):
+            rows = f.rows_at(Role.MLP_DOWN, layer, hmap.idx_b)
+            return None if rows is None else rows * signs
+        parts, total = [], 0
+        for e in (e for e in range(f.spec.experts or 0) if f.has(Role.EXPERT_DOWN, layer, e)):
+            rows = f.rows_at(Role.EXPERT_DOWN, layer, hmap.idx_b, expert=e)
+            if rows is None or total + rows.shape[1] > MAX_STACKED_ROWS:
+                break
+            parts.append(rows)
+            total += rows.shape[1]
+        return np.concatenate(parts, axis=1) * signs if parts else None
+
     def _target(self, f: Features, layer: int) -> tuple[np.ndarray, np.ndarray] | None:
         """The other side's rows: its dense MLP, or all its experts stacked."""
         if f.has(Role.MLP_GATE, layer) and f.has(Role.MLP_UP, layer):
@@ -139,11 +208,22 @@ class ExpertsTest(EvidenceTest):
         agree = float(np.mean([r["agree"] for r in rows.values()]))
         kind = "MoE vs MoE" if is_moe(other) else "MoE vs dense"
         side = "B" if swapped else "A"
-        summary = (f"{kind}: {len(rows)} experts of {side} matched; gate/up matchings agree on {agree:.1%} "
+        summary = (f"{kind}: {len(rows)} experts of {side} matched; their two neuron matchings agree on {agree:.1%} "
                    f"of neurons; p={p:.3g}")
         return self.evidence(agree, p, summary, power=Power(len(rows) >= MIN_EXPERTS, _power(rows)),
                              plots=[match_map(rows, kind, side)], per_expert=rows, kind=kind, moe_side=side,
                              hidden_alignment=hmap.method, upcycling=self._upcycling(moe, rng))
+
+    def _expert_vs_expert(self, f: Features, layer: int, e1: int, e2: int, rng: np.random.Generator) -> dict[str, float]:
+        """Two experts of one model matched neuron to neuron (one basis: no alignment)."""
+        k = self._channel_count(f, f)
+        if k:
+            chans = channel_sample(f.spec.hidden_size or 0, k)
+            return match_prepared(*usable(*channel_signatures(_expert_rows(f, layer, e1, chans))),
+                                  *usable(*channel_signatures(_expert_rows(f, layer, e2, chans))), rng, self.max_rows)
+        ga, ua = expert_pair(f, layer, e1)
+        gb, ub = expert_pair(f, layer, e2)
+        return match_units(ga, ua, gb, ub, rng, self.max_rows)
 
     def _upcycling(self, f: Features, rng: np.random.Generator) -> dict[str, object]:
         """Are experts in one layer near-copies of each other (within a group for MoGE)?"""
@@ -158,16 +238,21 @@ class ExpertsTest(EvidenceTest):
         for g in range(groups):
             members = ids[g * per_group:(g + 1) * per_group]
             if len(members) >= 2:
-                ga, ua = expert_pair(f, layer, members[0])
-                gb, ub = expert_pair(f, layer, members[1])
                 try:
-                    r = match_units(ga, ua, gb, ub, rng, self.max_rows)
+                    r = self._expert_vs_expert(f, layer, members[0], members[1], rng)
                 except NotApplicableError:
                     continue
                 found[f"group{g}:{members[0]}~{members[1]}"] = {"agree": round(r["agree"], 4),
                                                                "p_value": r["p_value"]}
         copies = any(v["p_value"] < 1e-6 for v in found.values())
         return {"layer": layer, "pairs": found, "experts_are_copies": copies}
+
+
+def _expert_rows(f: Features, layer: int, e: int, chans: np.ndarray) -> np.ndarray:
+    rows = f.rows_at(Role.EXPERT_DOWN, layer, chans, expert=e)
+    if rows is None:
+        raise NotApplicableError(f"down rows of expert {e} unavailable", Exclusion.NO_SIGNAL)
+    return rows
 
 
 def _power(rows: dict[str, dict[str, float]]) -> str:
@@ -191,7 +276,7 @@ def match_map(rows: dict[str, dict[str, float]], kind: str, side: str) -> Heatma
     experts = sorted({k[1] for k in cells})
     matrix = tuple(tuple(cells.get((la, e), float("nan")) for e in experts) for la in layers)
     return HeatmapPlot(f"experts: expert match map ({kind})",
-                       f"Share of neurons of each sampled expert of {side} whose gate- and up-based matchings "
+                       f"Share of neurons of each sampled expert of {side} whose two neuron matchings "
                        "to the other model agree (blank: not sampled). Copies and slices of a dense FFN light up.",
                        matrix, "expert", "layer", "agreement", x_ticks=tuple(str(e) for e in experts),
                        y_ticks=tuple(str(la) for la in layers), value_range=(0.0, 1.0))

@@ -70,7 +70,7 @@ class Features(Protocol):
         """Up to ``rows`` first canonical rows (a model reads only those), or None if unavailable."""
         ...
 
-    def rows_at(self, role: Role, layer: int | None, index: np.ndarray) -> np.ndarray | None:
+    def rows_at(self, role: Role, layer: int | None, index: np.ndarray, expert: int | None = None) -> np.ndarray | None:
         """Canonical rows ``index`` (any order, repeats allowed) of a matrix, reading only those rows where
         the storage allows it; None when this side cannot serve them (a fingerprint, a missing tensor)."""
         ...
@@ -147,10 +147,10 @@ class ModelFeatures:
     def first_rows(self, role: Role, layer: int | None, rows: int) -> np.ndarray | None:
         return self.read_rows(role_key(role, layer), rows) if self.model.has(role, layer) else None
 
-    def rows_at(self, role: Role, layer: int | None, index: np.ndarray) -> np.ndarray | None:
-        if not self.model.has(role, layer):
+    def rows_at(self, role: Role, layer: int | None, index: np.ndarray, expert: int | None = None) -> np.ndarray | None:
+        if not self.model.has(role, layer, expert):
             return None
-        ref = self.model.ref(role, layer)
+        ref = self.model.ref(role, layer, expert)
         n = self.model.canonical_rows(ref)
         wanted, inverse = np.unique(np.asarray(index, dtype=np.int64), return_inverse=True)
         if not wanted.size or wanted[0] < 0 or wanted[-1] >= n:

@@ -36,10 +36,11 @@ from heredity.errors import NotApplicableError
 from heredity.evidence import pairing
 from heredity.evidence.align import MAX_TOKENS, HiddenMap, align_channels, align_hidden
 from heredity.evidence.base import ReadItem, ReadPlan
-from heredity.evidence.features import Features, row_blocks
+from heredity.evidence.features import Features
 from heredity.evidence.units import (
     UnitMatchingTest,
     agreeing_needed,
+    channel_sample,
     channel_signatures,
     has_mlp,
     match_prepared,
@@ -54,7 +55,6 @@ from heredity.results import Evidence, Exclusion, Power
 from heredity.stats import fisher_combine
 
 MIN_LAYERS = 2  # matching on fewer layers is not enough to call a pair independent
-CHANNEL_BLOCKS = 8  # A's sampled channels are this many evenly spaced blocks of rows of down
 
 
 class MatchingTest(UnitMatchingTest):
@@ -172,16 +172,6 @@ def per_layer_plot(per_layer: dict[str, dict[str, float]]) -> list[PerLayerPlot]
     return [PerLayerPlot("matching: per-layer correlation of A and B",
                          "Rank correlation of aligned units in each layer (x: layer of A). Independent models "
                          "stay near 0.", {"per layer": points}, "Spearman")]
-
-
-def channel_sample(hidden: int, k: int) -> np.ndarray:
-    """``k`` of ``hidden`` channels as :data:`CHANNEL_BLOCKS` evenly spaced blocks (cheap to read as rows
-    of down; which channels does not matter for the null, only that both signatures use disjoint ones)."""
-    if k >= hidden:
-        return np.arange(hidden - hidden % 2)
-    blocks = row_blocks(hidden, k, CHANNEL_BLOCKS)
-    out = np.unique(np.concatenate([np.arange(s, s + n) for s, n in blocks]))
-    return out[: len(out) - len(out) % 2]
 
 
 def down_reads(f: Features, max_layers: int, channels: int) -> tuple[ReadItem, ...]:

@@ -16,7 +16,7 @@ import numpy as np
 
 from heredity.errors import NotApplicableError
 from heredity.evidence.base import EvidenceTest
-from heredity.evidence.features import Features
+from heredity.evidence.features import Features, row_blocks
 from heredity.layouts.roles import Role
 from heredity.results import Exclusion
 from heredity.stats import agreement_p, hungarian, spearman, spearman_perm_p
@@ -67,7 +67,18 @@ def match_units(ga: np.ndarray, ua: np.ndarray, gb: np.ndarray, ub: np.ndarray, 
     return match_prepared(*usable(*prepare(ga, ua)), *usable(*prepare(gb, ub)), rng, max_rows)
 
 
+CHANNEL_BLOCKS = 8  # sampled channels are this many evenly spaced blocks of rows of down
 MASSIVE_Z = 6.0  # a neuron whose output norm is this many robust SDs above the median is left out
+
+
+def channel_sample(hidden: int, k: int) -> np.ndarray:
+    """``k`` of ``hidden`` channels as :data:`CHANNEL_BLOCKS` evenly spaced blocks (cheap to read as rows
+    of down; which channels does not matter for the null, only that both signatures use disjoint ones)."""
+    if k >= hidden:
+        return np.arange(hidden - hidden % 2)
+    blocks = row_blocks(hidden, k, CHANNEL_BLOCKS)
+    out = np.unique(np.concatenate([np.arange(s, s + n) for s, n in blocks]))
+    return out[: len(out) - len(out) % 2]
 
 
 def channel_signatures(down_rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

@@ -81,7 +81,7 @@ class Fingerprint:
         kept = self.rows.get(role_key(role, layer))
         return None if kept is None else kept[:rows]
 
-    def rows_at(self, role: Role, layer: int | None, index: np.ndarray) -> np.ndarray | None:
+    def rows_at(self, role: Role, layer: int | None, index: np.ndarray, expert: int | None = None) -> np.ndarray | None:
         return None  # the sketch keeps first rows only; tests fall back to what it holds
 
     def stored_bytes(self, role: Role, layer: int | None = None, expert: int | None = None,
