@@ -80,6 +80,10 @@ class ONNXCheckpoint(Checkpoint):
             n: (e.traced.values, e.how) for n, e in exposed.named.items() if n != e.traced.values
         }  # exposed name -> (stored name, how the name was found: bias, own, value, structure)
         self.skipped: dict[str, str] = dict(exposed.skipped)  # stored name -> why it is not exposed
+        self.parts: dict[str, str] = {  # scale / zero-point initialiser -> the tensor it dequantises
+            part: n for n, e in exposed.named.items() if e.traced.quant for part in (e.traced.quant.scale, e.traced.quant.zero)
+            if part
+        }
 
     @property
     def tensors(self) -> Mapping[str, TensorInfo]:
