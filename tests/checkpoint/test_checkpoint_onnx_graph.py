@@ -186,3 +186,12 @@ def test_garbage_nodes_never_raise_a_foreign_error(tmp_path: Path) -> None:
                 model_.load(ref)
         except HeredityError:
             pass
+
+
+def test_rows_of_a_scalar_is_heredity_error(tmp_path: Path) -> None:
+    """Found by a graph-rewiring fuzz run: a weight replaced by a 0-d initialiser, read by rows."""
+    nodes = [helper.make_node("MatMul", ["x", "lin.w"], ["y"])]
+    with open_onnx(_save(_graph(nodes, [numpy_helper.from_array(np.array(2.0, np.float32), "lin.w")]), tmp_path / "m.onnx")) as ck:
+        assert ck.read("lin.w").shape == ()
+        with pytest.raises(HeredityError, match="scalar"):
+            ck.read("lin.w", rows=slice(0, 3))

@@ -29,6 +29,7 @@ from heredity.checkpoint.onnx_structure import name_by_structure
 from heredity.checkpoint.scan import note_nonfinite
 from heredity.errors import (
     CorruptCheckpointError,
+    InputError,
     NotFoundError,
     UnsafeCheckpointError,
     UnsupportedFormatError,
@@ -90,7 +91,9 @@ class ONNXCheckpoint(Checkpoint):
         return self._tensors
 
     def read(self, name: str, rows: slice | None = None) -> np.ndarray:
-        self.info(name)
+        info = self.info(name)
+        if rows is not None and not info.shape:
+            raise InputError(f"tensor '{safe_name(name)}' is a scalar: it has no rows", path=self.source)
         e = self._named[name]
         q, whole = e.traced.quant, e.transpose
         values = self._raw(e.traced.values, None if whole else rows)

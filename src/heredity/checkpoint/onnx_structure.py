@@ -25,6 +25,7 @@ work stays linear in the node count.
 
 from __future__ import annotations
 
+import bisect
 from collections import Counter
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -290,12 +291,12 @@ def _assign_norms(norms: list[Norm], slots: Mapping[tuple[str, int], Linear], po
         elif role in ("o", "down"):
             marks.append((lin.node, role, layer))
     marks.sort()
+    nodes = [m[0] for m in marks]
     out: dict[tuple[str, int], Norm] = {}
-    for norm in norms:
-        prev = [m for m in marks if m[0] < norm.node]
-        nxt = [m for m in marks if m[0] > norm.node]
-        p = prev[-1] if prev else None
-        n = nxt[0] if nxt else None
+    for norm in norms:  # the boundaries just before and just after the norm, by bisection
+        at = bisect.bisect_left(nodes, norm.node)
+        p = marks[at - 1] if at > 0 else None
+        n = marks[at] if at < len(marks) and marks[at][0] > norm.node else None
         if post_norm:
             key = ("first_norm", 0) if p is None else {"o": ("attn_norm", p[2]), "down": ("mlp_norm", p[2])}.get(p[1])
         elif n is not None and n[1] in ("attn", "mlp"):
