@@ -49,6 +49,8 @@ def test_every_weight_comes_back(tmp_path: Path, arch: str, style: str) -> None:
     e = export(arch, style, hidden=HIDDEN)
     model = load_model(_save(e.model, tmp_path / "m.onnx"))
     assert model.spec.family == arch and model.unknown == []
+    if arch != "gpt2":  # q and k reshaped into heads (GPT-2 splits a fused qkv first: heads stay guessed)
+        assert (model.spec.heads, model.spec.head_dim) == (4, HIDDEN // 4)
     expected = _expected(e.weights)
     assert len(model.refs) == len(expected)
     for (role, layer), w in expected.items():
@@ -195,3 +197,22 @@ def test_rows_of_a_scalar_is_heredity_error(tmp_path: Path) -> None:
         assert ck.read("lin.w").shape == ()
         with pytest.raises(HeredityError, match="scalar"):
             ck.read("lin.w", rows=slice(0, 3))
+
+
+@pytest.mark.parametrize("style", ["named", "int8", "anonymous"])
+def test_grouped_attention_heads_from_the_graph(tmp_path: Path, style: str) -> None:
+    e = export("llama", style, hidden=32, heads=8, kv_heads=2)
+    model = load_model(_save(e.model, tmp_path / "m.onnx"))
+    assert (model.spec.heads, model.spec.kv_heads, model.spec.head_dim) == (8, 2, 4)
+    assert model.get(Role.K, 1).shape == (8, 32) and np.allclose(model.get(Role.V, 0), e.weights[("v", 0)])
+    assert np.allclose(model.get(Role.Q, 1), e.weights[("q", 1)])
+    assert any("heads read from the ONNX graph" in w for w in model.checkpoint.warnings)
+
+
+def test_config_heads_are_not_overridden(tmp_path: Path) -> None:
+    import json
+
+    e = export("bert", "int8", hidden=HIDDEN)
+    path = _save(e.model, tmp_path / "m.onnx")
+    (tmp_path / "config.json").write_text(json.dumps({"model_type": "bert", "num_attention_heads": 2}))
+    assert load_model(path).spec.heads == 2

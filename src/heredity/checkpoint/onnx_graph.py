@@ -25,10 +25,12 @@ recognised: the initialiser stays exposed as it is stored.  Nothing here raises.
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from enum import Enum
 from typing import Any
+
+import numpy as np
 
 MAX_CHAIN = 8  # dequantisation / transpose nodes followed from one initialiser
 MAX_USES = 4  # consumers of one value looked at
@@ -112,9 +114,11 @@ class Named:
 class Graph:
     """Producers and consumers of every value, built in one pass over the nodes."""
 
-    def __init__(self, nodes: list[Node], initialisers: Mapping[str, tuple[tuple[int, ...], str]]) -> None:
+    def __init__(self, nodes: list[Node], initialisers: Mapping[str, tuple[tuple[int, ...], str]],
+                 small_ints: Mapping[str, tuple[int, ...]] | None = None) -> None:  # fmt: skip
         self.nodes = nodes
         self.init = initialisers  # name -> (shape, numpy dtype name)
+        self.small_ints = small_ints or {}  # short integer constants (reshape shapes): value -> ints
         self.producer: dict[str, int] = {}
         self.consumers: dict[str, list[tuple[int, int]]] = {}
         for i, n in enumerate(nodes):
@@ -327,10 +331,10 @@ def _added_bias(g: Graph, n: Node) -> str | None:
     if add.op != "Add" or len(add.inputs) != 2:
         return None
     other = add.inputs[1 - slot]
-    return other if _bias_source(g, other) is not None else None
+    return other if bias_source(g, other) is not None else None
 
 
-def _bias_source(g: Graph, value: str) -> str | None:
+def bias_source(g: Graph, value: str) -> str | None:
     """The initialiser a bias value comes from: itself, through Cast/Identity, or DequantizeLinear /
     Cast+Mul of a quantised bias (a few steps back)."""
     for _ in range(MAX_CHAIN):
@@ -367,7 +371,7 @@ def bias_name(g: Graph, t: Traced, exposed: Mapping[str, str]) -> str | None:
     """``P.weight`` for a linear weight whose bias is exposed as ``P.bias``."""
     if t.use is not Use.LINEAR or t.bias is None:
         return None
-    src = _bias_source(g, t.bias)
+    src = bias_source(g, t.bias)
     bias = exposed.get(src, src) if src is not None else None
     if bias is None or not bias.endswith(".bias") or not is_module_path(bias):
         return None
@@ -414,6 +418,31 @@ def graph_from_proto(graph: Any, max_nodes: int) -> list[Node]:
     return nodes
 
 
+MAX_SMALL = 8  # elements of an integer constant kept (reshape shapes)
+
+
+def small_ints(graph: Any) -> dict[str, tuple[int, ...]]:
+    """Short integer constants of the graph (int32/int64 initialisers and ``Constant`` nodes), by value
+    name: the shapes attention reshapes to, from which head counts are read."""
+    from onnx import numpy_helper
+
+    out: dict[str, tuple[int, ...]] = {}
+    protos = [(i.name, i) for i in graph.initializer if i.data_type in (6, 7)]
+    for n in graph.node:
+        if n.op_type == "Constant" and len(n.output) == 1:
+            protos += [(n.output[0], a.t) for a in n.attribute if a.name == "value" and a.type == 4]  # TENSOR
+    for name, t in protos:
+        if not isinstance(name, str) or t.data_type not in (6, 7) or len(t.dims) > 1 or numel(tuple(t.dims)) > MAX_SMALL:
+            continue
+        if t.data_location == 1:  # EXTERNAL: not read for a shape constant
+            continue
+        try:
+            out[name] = tuple(int(x) for x in np.asarray(numpy_helper.to_array(t)).reshape(-1)[:MAX_SMALL])
+        except (ValueError, TypeError):
+            continue
+    return out
+
+
 def _text(x: object) -> str:
     return x if isinstance(x, str) else ""
 
@@ -427,7 +456,10 @@ class Plan:
     skipped: dict[str, str] = field(default_factory=dict)  # initialiser -> why it is not exposed
 
 
-def plan(g: Graph, structure: Any = None) -> Plan:
+Structure = Callable[[Graph, Mapping[str, Traced], Mapping[str, tuple[str, str]]], dict[str, str]]
+
+
+def plan(g: Graph, structure: Structure | None = None) -> Plan:
     """Name every initialiser of ``g`` (see the module docstring); ``structure`` is a callable that
     names the linear weights and norms still anonymous (``(graph, traced, taken) -> {init: name}``)."""
     traced = {name: trace(g, name) for name in g.init}

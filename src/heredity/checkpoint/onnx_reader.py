@@ -24,8 +24,8 @@ import ml_dtypes
 import numpy as np
 
 from heredity.checkpoint.base import Checkpoint, TensorInfo
-from heredity.checkpoint.onnx_graph import Graph, Plan, Quant, graph_from_proto, plan
-from heredity.checkpoint.onnx_structure import name_by_structure
+from heredity.checkpoint.onnx_graph import Graph, Plan, Quant, graph_from_proto, plan, small_ints
+from heredity.checkpoint.onnx_structure import attention_heads, name_by_structure
 from heredity.checkpoint.scan import note_nonfinite
 from heredity.errors import (
     CorruptCheckpointError,
@@ -247,4 +247,21 @@ def open_onnx(path: str | Path) -> ONNXCheckpoint:
         raise UnsupportedFormatError("the ONNX graph has no float or int8 initialisers", path=p, fix=FIX)
     nodes = graph_from_proto(model.graph, MAX_NODES)
     inits = {n: (s.shape, np.dtype(s.dtype).name) for n, s in stored.items()}
-    return ONNXCheckpoint(p, stored, plan(Graph(nodes, inits), name_by_structure))
+    graph = Graph(nodes, inits, small_ints(model.graph) if len(nodes) < MAX_NODES else {})
+    exposed = plan(graph, name_by_structure)
+    ck = ONNXCheckpoint(p, stored, exposed)
+    _heads_into_config(ck, graph, exposed)
+    return ck
+
+
+def _heads_into_config(ck: ONNXCheckpoint, graph: Graph, exposed: Plan) -> None:
+    """Attention head counts the graph shows (the reshape of q and k into heads), where the config
+    next to the file does not give them."""
+    if any(k in ck.config for k in ("num_attention_heads", "n_head", "n_heads")):
+        return
+    found = attention_heads(graph, {e.traced.values: e.traced for e in exposed.named.values()})
+    if found is not None:
+        ck.config.update(num_attention_heads=found.heads, num_key_value_heads=found.kv_heads,
+                         head_dim=found.head_dim)  # fmt: skip
+        ck.warnings.append(f"attention heads read from the ONNX graph: {found.heads} heads "
+                           f"({found.kv_heads} key/value) of {found.head_dim}")  # fmt: skip

@@ -30,7 +30,7 @@ from collections import Counter
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from heredity.checkpoint.onnx_graph import Graph, Traced, Use, numel
+from heredity.checkpoint.onnx_graph import Graph, Traced, Use, bias_source, numel, trace
 
 MAX_VISIT = 64  # nodes visited forward from one weight's output
 ACTIVATIONS = frozenset({"Sigmoid", "Silu", "Gelu", "FastGelu", "BiasGelu", "Erf", "Tanh", "Relu", "Div", "Softplus",
@@ -121,8 +121,6 @@ def name_by_structure(
 
 def _all_traced(g: Graph, anonymous: Mapping[str, Traced], chosen: Mapping[str, tuple[str, str]]) -> dict[str, Traced]:
     """Every traced weight (named ones count for the structure too; only anonymous ones get names)."""
-    from heredity.checkpoint.onnx_graph import trace
-
     out = dict(anonymous)
     for k in chosen:
         if k in g.init and k not in out:
@@ -152,23 +150,19 @@ def _linears(g: Graph, traced: Mapping[str, Traced]) -> list[Linear]:
 
 
 def _bias_init(g: Graph, t: Traced) -> str | None:
-    from heredity.checkpoint.onnx_graph import _bias_source
-
-    src = _bias_source(g, t.bias) if t.bias is not None else None
+    src = bias_source(g, t.bias) if t.bias is not None else None
     return src if src is not None and len(g.init[src][0]) == 1 else None
 
 
 def _after_bias(g: Graph, value: str, quantised: bool) -> str:
     """A linear's output after the Add of its bias (and the Cast / rescaling Mul of integer matmuls)."""
-    from heredity.checkpoint.onnx_graph import _bias_source
-
     for _ in range(3):
         uses = g.uses(value)
         if len(uses) != 1 or not g.nodes[uses[0][0]].outputs:
             break
         i, slot = uses[0]
         n = g.nodes[i]
-        bias = n.op == "Add" and len(n.inputs) == 2 and _bias_source(g, n.inputs[1 - slot]) is not None
+        bias = n.op == "Add" and len(n.inputs) == 2 and bias_source(g, n.inputs[1 - slot]) is not None
         if not (n.op == "Cast" or (n.op == "Mul" and quantised) or bias):
             break
         value = n.outputs[0]
@@ -319,3 +313,43 @@ def _embeddings(g: Graph, traced: Mapping[str, Traced], post_norm: bool) -> dict
     if len(rest) == 1 and numel(g.init[rest[0][1]][0]) > 1:
         out["pos_embed"] = rest[0][1]
     return out
+
+
+@dataclass(frozen=True)
+class Heads:
+    """Attention head counts read from the reshape of q and k into heads: ``[batch, seq, heads, head_dim]``."""
+
+    heads: int
+    kv_heads: int
+    head_dim: int
+
+
+def attention_heads(g: Graph, traced: Mapping[str, Traced]) -> Heads | None:
+    """Head counts of the first layer whose q and k outputs are reshaped by a constant ending in the
+    head width (``[0, 0, 12, 32]``, or a Concat whose last part is ``[32]``); None when not shown."""
+    linears = _linears(g, traced)
+    if not linears:
+        return None
+    hidden = Counter(lin.n_in for lin in linears).most_common(1)[0][0]
+    slots = _assign_linears(g, linears, hidden)
+    for layer in sorted({layer for role, layer in slots if role == "q"}):
+        q, k = slots.get(("q", layer)), slots.get(("k", layer))
+        d = _head_width(g, q.out) if q is not None else None
+        if q is None or k is None or d is None or q.n_out % d or k.n_out % d or _head_width(g, k.out) != d:
+            continue
+        return Heads(q.n_out // d, k.n_out // d, d)
+    return None
+
+
+def _head_width(g: Graph, value: str) -> int | None:
+    for i, slot in g.uses(value):
+        n = g.nodes[i]
+        if n.op != "Reshape" or slot != 0 or len(n.inputs) < 2:
+            continue
+        shape = g.small_ints.get(n.inputs[1])
+        j = g.producer.get(n.inputs[1])
+        if shape is None and j is not None and g.nodes[j].op == "Concat" and g.nodes[j].inputs:
+            shape = g.small_ints.get(g.nodes[j].inputs[-1])
+        if shape and len(shape) <= 4 and 0 < shape[-1] <= 1 << 16:
+            return shape[-1]
+    return None

@@ -145,14 +145,19 @@ class _Builder:
 
 
 def _attention(b: _Builder, x: str, layer: int, hidden: int, heads: int, mod: dict[str, str],
-               biases: bool) -> str:  # fmt: skip
-    """Multi-head self-attention; the projections are emitted v, k, q in the anonymous style."""
-    shape = b.const([0, 0, heads, hidden // heads], np.int64)
+               biases: bool, kv_heads: int | None = None) -> str:  # fmt: skip
+    """Multi-head self-attention (grouped: ``kv_heads`` key/value heads, each repeated for its queries);
+    the projections are emitted v, k, q in the anonymous style."""
+    d = hidden // heads
+    kv = kv_heads or heads
     order = ("v", "k", "q") if b.style == "anonymous" else ("q", "k", "v")
     proj = {}
     for r in order:
-        y = b.linear(x, r, layer, mod[r], hidden, hidden, r + "_bias" if biases else None)
-        proj[r] = b.node("Transpose", [b.node("Reshape", [y, shape])], perm=[0, 2, 1, 3])
+        n = heads if r == "q" else kv
+        y = b.linear(x, r, layer, mod[r], hidden, n * d, r + "_bias" if biases else None)
+        proj[r] = b.node("Transpose", [b.node("Reshape", [y, b.const([0, 0, n, d], np.int64)])], perm=[0, 2, 1, 3])
+        if n != heads:
+            proj[r] = b.node("Concat", [proj[r]] * (heads // n), axis=1)
     kt = b.node("Transpose", [proj["k"]], perm=[0, 1, 3, 2])
     scores = b.node("Mul", [b.node("MatMul", [proj["q"], kt]), b.const(1.0 / np.sqrt(hidden // heads))])
     ctx = b.node("MatMul", [b.node("Softmax", [scores], axis=-1), proj["v"]])
@@ -166,8 +171,9 @@ def _gelu(b: _Builder, x: str) -> str:
 
 
 def export(arch: str = "bert", style: str = "named", layers: int = 2, hidden: int = 16, ffn: int = 48,
-           heads: int = 4, vocab: int = 40, seed: int = 0) -> Exported:  # fmt: skip
-    """A tiny ``arch`` graph in ``style`` (see the module docstring), checked by ``onnx.checker``."""
+           heads: int = 4, vocab: int = 40, seed: int = 0, kv_heads: int | None = None) -> Exported:  # fmt: skip
+    """A tiny ``arch`` graph in ``style`` (see the module docstring), checked by ``onnx.checker``;
+    ``kv_heads`` (llama only) makes the attention grouped."""
     import onnx
     from onnx import TensorProto, helper
 
@@ -197,7 +203,7 @@ def export(arch: str = "bert", style: str = "named", layers: int = 2, hidden: in
         x = b.node("Gather", [b.table("embed", "transformer.wte" if gpt2 else "model.embed_tokens", vocab, hidden),
                               ids], axis=0)  # fmt: skip
         for i in range(layers):
-            x = _decoder_layer(b, x, i, hidden, ffn, heads, gpt2)
+            x = _decoder_layer(b, x, i, hidden, ffn, heads, gpt2, kv_heads)
         x = b.norm(x, "final_norm", None, "transformer.ln_f" if gpt2 else "model.norm", hidden, bias=gpt2)
         x = b.linear(x, "lm_head", None, "lm_head", hidden, vocab, None)
     ints = [helper.make_tensor_value_info(n, TensorProto.INT64, [1, 8]) for n in
@@ -209,14 +215,15 @@ def export(arch: str = "bert", style: str = "named", layers: int = 2, hidden: in
     return Exported(model, b.truth, b.names)
 
 
-def _decoder_layer(b: _Builder, x: str, i: int, hidden: int, ffn: int, heads: int, gpt2: bool) -> str:
+def _decoder_layer(b: _Builder, x: str, i: int, hidden: int, ffn: int, heads: int, gpt2: bool,
+                   kv_heads: int | None) -> str:  # fmt: skip
     if gpt2:
         p = f"transformer.h.{i}."
         return _gpt2_layer(b, x, i, hidden, ffn, heads, p)
     p = f"model.layers.{i}."
     mod = {r: p + f"self_attn.{r}_proj" for r in "qkvo"}
     h = b.norm(x, "attn_norm", i, p + "input_layernorm", hidden, bias=False)
-    x = b.node("Add", [x, _attention(b, h, i, hidden, heads, mod, False)])
+    x = b.node("Add", [x, _attention(b, h, i, hidden, heads, mod, False, kv_heads)])
     h = b.norm(x, "mlp_norm", i, p + "post_attention_layernorm", hidden, bias=False)
     first = ("up", "gate") if b.style == "anonymous" else ("gate", "up")
     out = {r: b.linear(h, f"mlp_{r}", i, p + f"mlp.{r}_proj", hidden, ffn, None) for r in first}
