@@ -115,9 +115,11 @@ def inspect_model(model: Model) -> InspectResult:
 
 def _graph_names(model: Model) -> tuple[dict[str, tuple[str, str]] | None, tuple[str, ...]]:
     """What an ONNX reader named from the graph (exposed -> (stored, how)) and skipped, as notes."""
+    ck = Model.stored_checkpoint(model.checkpoint)
+    if ck.format != "onnx":
+        return None, ()
     from heredity.checkpoint.onnx_reader import ONNXCheckpoint
 
-    ck = Model.stored_checkpoint(model.checkpoint)
     if not isinstance(ck, ONNXCheckpoint):
         return None, ()
     notes = []

@@ -216,3 +216,43 @@ def test_config_heads_are_not_overridden(tmp_path: Path) -> None:
     path = _save(e.model, tmp_path / "m.onnx")
     (tmp_path / "config.json").write_text(json.dumps({"model_type": "bert", "num_attention_heads": 2}))
     assert load_model(path).spec.heads == 2
+
+
+def _linear_graph(nodes: list[object], inits: list[object], x: str = "x") -> object:
+    graph = helper.make_graph(nodes, "g", [helper.make_tensor_value_info(x, TensorProto.FLOAT, [2, 6])],
+                              [helper.make_tensor_value_info("y", TensorProto.FLOAT, [2, 4])], initializer=inits)  # fmt: skip
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+    onnx.checker.check_model(model)
+    return model
+
+
+def test_matmul_integer_with_its_rescaling_mul(tmp_path: Path) -> None:
+    """onnxruntime's dynamic quantisation: MatMulInteger(x_q, W_q, x_zp, W_zp), Cast, Mul by
+    x_scale * W_scale, Add(bias): W = (W_q - W_zp) * W_scale, exposed [out, in] as ``lin.weight``."""
+    rng = np.random.default_rng(2)
+    wq = rng.integers(0, 255, size=(6, 4), dtype=np.uint8)  # [in, out]
+    zp = rng.integers(100, 150, size=4, dtype=np.uint8)
+    scale = np.linspace(0.01, 0.04, 4, dtype=np.float32)
+    inits = [numpy_helper.from_array(wq, "onnx::MatMul_7_quantized"), numpy_helper.from_array(zp, "onnx::MatMul_7_zero_point"),
+             numpy_helper.from_array(scale, "onnx::MatMul_7_scale"), numpy_helper.from_array(np.ones(4, np.float32), "lin.bias")]  # fmt: skip
+    nodes = [helper.make_node("DynamicQuantizeLinear", ["x"], ["xq", "xs", "xz"]),
+             helper.make_node("MatMulInteger", ["xq", "onnx::MatMul_7_quantized", "xz", "onnx::MatMul_7_zero_point"], ["mi"]),
+             helper.make_node("Cast", ["mi"], ["mf"], to=1),
+             helper.make_node("Mul", ["xs", "onnx::MatMul_7_scale"], ["s"]),
+             helper.make_node("Mul", ["mf", "s"], ["m"]), helper.make_node("Add", ["m", "lin.bias"], ["y"])]  # fmt: skip
+    with open_onnx(_save(_linear_graph(nodes, inits), tmp_path / "m.onnx")) as ck:
+        assert set(ck.tensors) == {"lin.weight", "lin.bias"}
+        expected = ((wq.astype(np.float32) - zp.astype(np.float32)) * scale).T
+        assert np.allclose(ck.read("lin.weight"), expected) and ck.tensors["lin.weight"].shape == (4, 6)
+        assert ck.renamed["lin.weight"] == ("onnx::MatMul_7_quantized", "bias")
+
+
+@pytest.mark.parametrize("trans_b", [0, 1])
+def test_gemm_orientation_and_its_bias_input(tmp_path: Path, trans_b: int) -> None:
+    w = np.random.default_rng(3).normal(size=(4, 6)).astype(np.float32)  # [out, in]
+    stored = w if trans_b else np.ascontiguousarray(w.T)
+    inits = [numpy_helper.from_array(stored, "onnx::Gemm_3"), numpy_helper.from_array(np.zeros(4, np.float32), "fc.bias")]
+    nodes = [helper.make_node("Gemm", ["x", "onnx::Gemm_3", "fc.bias"], ["y"], transB=trans_b)]
+    with open_onnx(_save(_linear_graph(nodes, inits), tmp_path / "m.onnx")) as ck:
+        assert np.array_equal(ck.read("fc.weight"), w)
+        assert np.array_equal(ck.read("fc.weight", rows=slice(1, 3)), w[1:3])

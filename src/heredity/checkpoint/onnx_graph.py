@@ -193,7 +193,7 @@ def trace(g: Graph, name: str) -> Traced:
         elif n.op == "Transpose" and slot == 0 and len(shape) == 2 and n.int_lists.get("perm", (1, 0)) == (1, 0):
             transposed = not transposed
             nxt = n.outputs[0]
-        elif n.op == "DequantizeLinear" and slot == 0 and quant is None and not cast and len(n.inputs) >= 2:
+        elif n.op == "DequantizeLinear" and slot == 0 and quant is None and not (cast or transposed) and len(n.inputs) >= 2:
             quant = _dequantize_linear(g, n, shape)
             nxt = n.outputs[0] if quant is not None else None
         elif n.op in ("Mul", "Sub") and quant is None and (cast or integer) and len(n.inputs) == 2 and not transposed:
@@ -247,7 +247,7 @@ def _use(g: Graph, t: Traced) -> Traced:
     if len(shape) == 2 and (n.op, slot) == ("Gemm", 1):
         bias = n.inputs[2] if len(n.inputs) > 2 and n.inputs[2] else _added_bias(g, n)
         return _replace(t, Use.LINEAR, i, in_out=not n.ints.get("transB", 0), bias=bias)
-    if len(shape) == 2 and n.op in _QUANT_MATMULS and slot == _QUANT_MATMULS[n.op][0] and t.quant is None:
+    if len(shape) == 2 and n.op in _QUANT_MATMULS and slot == _QUANT_MATMULS[n.op][0] and t.quant is None and not t.transposed:
         return _quant_matmul(g, t, i)
     if (n.op, slot) == ("Gather", 0) and len(shape) == 2:
         return _replace(t, Use.GATHER, i)
