@@ -256,3 +256,21 @@ def test_gemm_orientation_and_its_bias_input(tmp_path: Path, trans_b: int) -> No
     with open_onnx(_save(_linear_graph(nodes, inits), tmp_path / "m.onnx")) as ck:
         assert np.array_equal(ck.read("fc.weight"), w)
         assert np.array_equal(ck.read("fc.weight", rows=slice(1, 3)), w[1:3])
+
+
+def test_structure_survives_shape_ops_on_the_residual_stream(tmp_path: Path) -> None:
+    """TorchScript exports hang Shape nodes on every hidden state; the post-norm test still sees the
+    residual Add among the norm output's consumers."""
+    e = export("bert", "anonymous", hidden=HIDDEN)
+    nodes = []
+    for n in e.model.graph.node:
+        nodes.append(n)
+        if n.op_type == "LayerNormalization":
+            nodes += [helper.make_node("Shape", [n.output[0]], [f"{n.output[0]}_shape{j}"]) for j in range(6)]
+    del e.model.graph.node[:]
+    e.model.graph.node.extend(nodes)
+    onnx.checker.check_model(e.model)
+    model = load_model(_save(e.model, tmp_path / "m.onnx"))
+    assert model.spec.family == "bert" and model.unknown == []
+    for (role, layer), w in _expected(e.weights).items():
+        assert np.allclose(model.get(Role(role), layer), w, atol=1e-6), (role, layer)

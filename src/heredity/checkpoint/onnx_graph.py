@@ -33,7 +33,7 @@ from typing import Any
 import numpy as np
 
 MAX_CHAIN = 8  # dequantisation / transpose nodes followed from one initialiser
-MAX_USES = 4  # consumers of one value looked at
+MAX_USES = 16  # consumers of one value recorded (a residual stream feeds q, k, v, shape ops and an Add)
 QUANT_SUFFIXES = ("_quantized", "_quant", "_q", "_int8", "_uint8")
 SCALE_SUFFIXES = ("_scale", "_scales")
 ZERO_SUFFIXES = ("_zero_point", "_zp", "_zero")
