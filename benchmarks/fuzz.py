@@ -278,7 +278,11 @@ def _prep_onnx(work: Path) -> list[bytes]:
     inline = model.SerializeToString()
     onnx.save_model(model, str(work / "ext.onnx"), save_as_external_data=True, location="weights.bin",
                     size_threshold=0)
-    return [inline, (work / "ext.onnx").read_bytes()]  # weights.bin stays beside fuzz.onnx
+    from heredity.testing.onnx_export import export  # graphs whose roles come from the nodes
+
+    graphs = [export(arch, style, layers=1, hidden=8, ffn=16, heads=2, vocab=12).model.SerializeToString()
+              for arch, style in (("bert", "int8"), ("llama", "anonymous"), ("gpt2", "qdq"))]
+    return [inline, (work / "ext.onnx").read_bytes(), *graphs]  # weights.bin stays beside fuzz.onnx
 
 
 def _prep_torch(work: Path) -> list[bytes]:

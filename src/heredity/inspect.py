@@ -53,6 +53,7 @@ class InspectResult:
     prefix_stripped: str | None = None  # wrapper prefix the family's names were found under
     components: tuple[ComponentSummary, ...] = ()
     nonfinite: dict[str, int] | None = None  # tensor -> NaN/Inf count, from ``--scan``; None: not scanned
+    renamed: dict[str, tuple[str, str]] | None = None  # exposed -> (stored name, how): ONNX names from the graph
 
     def to_dict(self) -> dict[str, Any]:
         """The ``heredity.inspect/1`` document (keys in the documented order)."""
@@ -71,6 +72,9 @@ class InspectResult:
             {"prefix": c.prefix, "tensors": c.tensors, "params": c.params} for c in self.components
         ]
         out["nonfinite"] = self.nonfinite  # additive: null unless every value was scanned
+        out["renamed"] = (  # additive: tensors a reader named itself (ONNX graph roles), null where none
+            None if self.renamed is None else {k: {"stored_as": v[0], "how": v[1]} for k, v in self.renamed.items()}
+        )
         return out
 
 
@@ -78,6 +82,7 @@ def inspect_model(model: Model) -> InspectResult:
     """Summarise ``model`` from its spec, refs and inventory."""
     spec = model.spec
     inventory = model.checkpoint.tensors
+    renamed, graph_notes = _graph_names(model)
     return InspectResult(
         source=model.checkpoint.source,
         family=spec.family,
@@ -97,14 +102,34 @@ def inspect_model(model: Model) -> InspectResult:
         roles=dict(sorted(model.role_counts().items())),
         unknown_tensors=tuple(model.unknown),
         inferred=spec.inferred,
-        notes=spec.notes,
+        notes=spec.notes + graph_notes,
         warnings=tuple(model.checkpoint.warnings) + tuple(missing_roles(model)),
         prefix_stripped=model.prefix or None,
         components=tuple(
             ComponentSummary(c.prefix, len(c.names), sum(inventory[n].numel for n in c.names))
             for c in model.components
         ),
+        renamed=renamed,
     )
+
+
+def _graph_names(model: Model) -> tuple[dict[str, tuple[str, str]] | None, tuple[str, ...]]:
+    """What an ONNX reader named from the graph (exposed -> (stored, how)) and skipped, as notes."""
+    ck = Model.stored_checkpoint(model.checkpoint)
+    if ck.format != "onnx":
+        return None, ()
+    from heredity.checkpoint.onnx_reader import ONNXCheckpoint
+
+    if not isinstance(ck, ONNXCheckpoint):
+        return None, ()
+    notes = []
+    if ck.renamed:
+        hows = Counter(how for _, how in ck.renamed.values())
+        notes.append(f"{len(ck.renamed)} ONNX initialisers exposed under names found in the graph ("
+                     + ", ".join(f"{n} {how}" for how, n in sorted(hows.items())) + "); JSON 'renamed' lists them")
+    if ck.skipped:
+        notes.append(f"{len(ck.skipped)} scalar graph constants not exposed as tensors")
+    return dict(ck.renamed), tuple(notes)
 
 
 def count_params(model: Model) -> int:

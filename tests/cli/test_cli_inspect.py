@@ -15,7 +15,7 @@ GOLDEN = Path(__file__).parent / "golden" / "inspect_qwen2_moe.txt"
 SCHEMA_KEYS = ["schema", "family", "format", "layers", "hidden_size", "heads", "kv_heads", "intermediate_size",
                "experts", "expert_groups", "experts_per_token", "shared_experts", "vocab_size", "params", "dtypes",
                "roles", "unknown_tensors", "source", "inferred", "notes", "warnings", "prefix_stripped",
-               "components", "nonfinite"]  # fmt: skip
+               "components", "nonfinite", "renamed"]  # fmt: skip
 
 
 @pytest.fixture

