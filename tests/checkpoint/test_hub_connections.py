@@ -8,7 +8,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
-from heredity.checkpoint._hub_source import RemoteFile, _kept_alive_get
+from heredity.checkpoint._hub_source import Connections, RemoteFile, _kept_alive_get
 from heredity.errors import InputError
 
 BLOB = bytes(range(256)) * 64
@@ -53,6 +53,7 @@ def _reads(url: str) -> RemoteFile:
     f = RemoteFile("model.safetensors", url, len(BLOB), {})
     for start in range(0, 4000, 200):
         assert f.read(start, start + 150) == BLOB[start:start + 150]
+    f.connections.close()
     return f
 
 
@@ -70,12 +71,16 @@ def test_a_server_that_closes_each_connection_still_serves(url: str) -> None:
 
 def test_a_server_that_ignores_ranges_is_named(url: str) -> None:
     Server.mode = "ignore"
+    f = RemoteFile("model.safetensors", url, len(BLOB), {})
     with pytest.raises(InputError, match="ignored the Range request"):
-        RemoteFile("model.safetensors", url, len(BLOB), {}).read(10, 20)
+        f.read(10, 20)
+    f.connections.close()
 
 
 def test_a_configured_proxy_is_left_to_urllib(url: str, monkeypatch: pytest.MonkeyPatch) -> None:
-    assert _kept_alive_get(url, {"Range": "bytes=10-19"}, 10) == BLOB[10:20]
+    connections = Connections()
+    assert _kept_alive_get(url, {"Range": "bytes=10-19"}, 10, connections) == BLOB[10:20]
     monkeypatch.setenv("http_proxy", "http://127.0.0.1:9")
     monkeypatch.setenv("no_proxy", "")
-    assert _kept_alive_get(url, {"Range": "bytes=10-19"}, 10) is None  # urllib applies the proxy
+    assert _kept_alive_get(url, {"Range": "bytes=10-19"}, 10, connections) is None  # urllib applies the proxy
+    connections.close()

@@ -63,12 +63,13 @@ class RemoteFile:
     headers: dict[str, str]
     fetched: int = 0
     requests: int = 0
+    connections: Connections = field(default_factory=lambda: Connections())
 
     def read(self, start: int, stop: int) -> bytes:
         if start >= stop:
             return b""
         headers = self.headers | {"Range": f"bytes={start}-{stop - 1}"}
-        body = _kept_alive_get(self.url, headers, stop - start)
+        body = _kept_alive_get(self.url, headers, stop - start, self.connections)
         if body is None:  # a proxy, a redirect or an odd answer: the standard library handles it
             body = self._urllib_get(headers, stop - start)
         self.fetched += len(body)
@@ -95,37 +96,62 @@ class RemoteFile:
         return body
 
 
-_connections = threading.local()  # per thread: (scheme, host) -> an open HTTP(S) connection
+class Connections:
+    """HTTP(S) connections kept open between ranged GETs: one per (scheme, host) and thread, all closed
+    by :meth:`close` (a repo closes its own when its checkpoint is closed)."""
+
+    def __init__(self) -> None:
+        self._local = threading.local()
+        self._lock = threading.Lock()
+        self._open: list[http.client.HTTPConnection] = []
+
+    def get(self, scheme: str, host: str, port: int | None) -> http.client.HTTPConnection:
+        pool: dict[tuple[str, str, int | None], http.client.HTTPConnection] = getattr(self._local, "pool", None) or {}
+        self._local.pool = pool
+        conn = pool.get((scheme, host, port))
+        if conn is None:
+            kind = http.client.HTTPSConnection if scheme == "https" else http.client.HTTPConnection
+            conn = pool[(scheme, host, port)] = kind(host, port, timeout=TIMEOUT_S)
+            with self._lock:
+                self._open.append(conn)
+        return conn
+
+    def drop(self, scheme: str, host: str, port: int | None) -> None:
+        pool = getattr(self._local, "pool", None) or {}
+        conn = pool.pop((scheme, host, port), None)
+        if conn is not None:
+            conn.close()
+
+    def close(self) -> None:
+        with self._lock:
+            for conn in self._open:
+                conn.close()
+            self._open.clear()
+        self._local = threading.local()
 
 
-def _kept_alive_get(url: str, headers: dict[str, str], length: int) -> bytes | None:
+def _kept_alive_get(url: str, headers: dict[str, str], length: int, connections: Connections) -> bytes | None:
     """A ranged GET over a connection kept open between reads (a 7B compare makes thousands of small
     reads; a new connection for each doubled their cost).  None when this cannot or should not be done
     here (a proxy is configured, the server redirects or answers anything but 206): the caller then
     uses urllib, which handles those cases."""
     parts = urlparse(url)
-    if parts.scheme not in ("http", "https") or not parts.hostname or _proxied(parts.scheme, parts.hostname):
+    host = parts.hostname
+    if parts.scheme not in ("http", "https") or not host or _proxied(parts.scheme, host):
         return None
-    pool: dict[tuple[str, str], http.client.HTTPConnection] = getattr(_connections, "pool", None) or {}
-    _connections.pool = pool
-    key = (parts.scheme, parts.netloc)
+    key = (parts.scheme, host, parts.port)
     target = parts.path + (f"?{parts.query}" if parts.query else "")
     for attempt in range(2):  # a kept connection the server has closed meanwhile fails once: reopen
-        conn = pool.get(key)
-        if conn is None:
-            kind = http.client.HTTPSConnection if parts.scheme == "https" else http.client.HTTPConnection
-            conn = pool[key] = kind(parts.hostname, parts.port, timeout=TIMEOUT_S)
+        conn = connections.get(*key)
         try:
             conn.request("GET", target, headers=headers)
             resp = conn.getresponse()
             if resp.status != 206 or (resp.length is not None and resp.length > length):
-                conn.close()
-                del pool[key]
+                connections.drop(*key)
                 return None
             return resp.read()
         except (http.client.HTTPException, OSError):
-            conn.close()
-            del pool[key]
+            connections.drop(*key)
             if attempt:
                 return None  # urllib retries it and reports the failure in its words
     return None
@@ -156,6 +182,7 @@ class HubRepo:
     revision: str | None
     sources: list[ByteSource] = field(default_factory=list)
     label: str = ""  # the id as the user gave it (the revision may later be pinned to a commit)
+    connections: Connections = field(default_factory=lambda: Connections())
 
     def __post_init__(self) -> None:
         if not REPO_ID.match(self.repo_id) or ".." in self.repo_id:
@@ -195,7 +222,7 @@ class HubRepo:
             headers.pop("authorization", None)  # never send the token to a CDN or another host
         if meta.commit_hash and self.revision is None:
             self.revision = meta.commit_hash  # pin: every later file comes from the same commit
-        return RemoteFile(filename, meta.location, int(meta.size), headers)
+        return RemoteFile(filename, meta.location, int(meta.size), headers, connections=self.connections)
 
     def _metadata(self, get: Any, url: str, endpoint: str | None) -> Any:
         from huggingface_hub import errors
@@ -237,3 +264,7 @@ class HubRepo:
     @property
     def bytes_fetched(self) -> int:
         return sum(getattr(s, "fetched", 0) for s in self.sources)
+
+    def close(self) -> None:
+        """Close the connections kept open for this repo's files."""
+        self.connections.close()

@@ -58,6 +58,9 @@ class HubCheckpoint(Checkpoint):
         """Bytes received over the network so far (headers included; cache reads excluded)."""
         return self._repo.bytes_fetched
 
+    def close(self) -> None:
+        self._repo.close()
+
     def read(self, name: str, rows: slice | None = None) -> np.ndarray:
         out = self._read(name, rows)
         note_nonfinite(self, name, out)
