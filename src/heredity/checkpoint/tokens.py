@@ -58,7 +58,7 @@ def tokenizer_json_tokens(path: Path) -> list[str | None] | None:
         doc = json.loads(fh.read(MAX_TOKENIZER_BYTES + 1))
     if not isinstance(doc, dict):
         return None
-    pairs: list[tuple[str, Any]] = []
+    pairs: list[tuple[Any, Any]] = []
     vocab = doc.get("model", {}).get("vocab") if isinstance(doc.get("model"), dict) else None
     if isinstance(vocab, dict):
         pairs += list(vocab.items())
