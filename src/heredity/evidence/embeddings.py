@@ -138,7 +138,7 @@ def runs(ids: np.ndarray, gap: int = RUN_GAP) -> list[tuple[int, int]]:
 
 
 def read_rows(f: Features, role: Role, ids: np.ndarray) -> np.ndarray:
-    """Embedding rows ``ids`` (any order), float64; a model reads only runs around them."""
+    """Embedding rows ``ids`` (any order), float32; a model reads only runs around them."""
     order = np.unique(ids)
     if isinstance(f, ModelFeatures):
         ref = f.model.ref(role)
@@ -151,25 +151,28 @@ def read_rows(f: Features, role: Role, ids: np.ndarray) -> np.ndarray:
                 break
             parts.append(finite(block))
         starts = np.concatenate([np.arange(s, e) for s, e in runs(order)])
-        rows = np.concatenate(parts, axis=0)
+        rows = parts[0] if len(parts) == 1 else np.concatenate(parts, axis=0)
+        del parts
     else:
         kept = f.first_rows(role, None, int(order[-1]) + 1)
         assert kept is not None
         starts, rows = np.arange(kept.shape[0]), kept
-    pos = np.searchsorted(starts, ids)
-    return np.asarray(rows[pos], dtype=np.float64)
+    if starts.size == ids.size and np.array_equal(starts, ids):
+        return np.asarray(rows, dtype=np.float32)  # the rows as read, in order: no gather copy
+    return np.asarray(rows[np.searchsorted(starts, ids)], dtype=np.float32)
 
 
 def prepare(e: np.ndarray) -> np.ndarray:
     """Centre, unit rows, centre again (removing the mean row and each token's norm), then every channel
     scaled to unit length over the tokens (a channel of outsized variance would otherwise dominate every
-    row of the map; module docstring)."""
-    e = e - e.mean(axis=0, keepdims=True)
-    n = np.linalg.norm(e, axis=1, keepdims=True)
-    e = e / np.where(n > 0, n, 1.0)
+    row of the map; module docstring).  In place on ``e`` (float32: at 7B, 2048 rows are 32 MB)."""
     e -= e.mean(axis=0, keepdims=True)
-    c = np.linalg.norm(e, axis=0, keepdims=True)
-    return e / np.where(c > 0, c, 1.0)
+    n = np.sqrt(np.einsum("ij,ij->i", e, e))[:, None]  # einsum: no full-size temporary
+    e /= np.where(n > 0, n, 1.0)
+    e -= e.mean(axis=0, keepdims=True)
+    c = np.sqrt(np.einsum("ij,ij->j", e, e))[None, :]
+    e /= np.where(c > 0, c, 1.0)
+    return e
 
 
 def map_rows(x: np.ndarray, y: np.ndarray, units: np.ndarray, ridge: float = RIDGE) -> np.ndarray:
@@ -182,10 +185,10 @@ def map_rows(x: np.ndarray, y: np.ndarray, units: np.ndarray, ridge: float = RID
     if hx <= n:
         g = x.T @ x
         lam = ridge * float(np.trace(g)) / hx
-        return np.linalg.solve(g + lam * np.eye(hx), x.T @ y)[units]
+        return np.linalg.solve(g + lam * np.eye(hx, dtype=g.dtype), x.T @ y)[units]
     g = x @ x.T
     lam = ridge * float(np.trace(g)) / n
-    return x[:, units].T @ np.linalg.solve(g + lam * np.eye(n), y)
+    return x[:, units].T @ np.linalg.solve(g + lam * np.eye(n, dtype=g.dtype), y)
 
 
 def unit_maxima(ea: np.ndarray, eb: np.ndarray, rng: np.random.Generator,
@@ -260,8 +263,9 @@ class EmbeddingsTest(EvidenceTest):
         if int(live.sum()) < MIN_TOKENS or min(ea.shape[1], eb.shape[1]) < MIN_UNITS:
             raise NotApplicableError(f"fewer than {MIN_TOKENS} shared tokens with non-zero rows, or a hidden size "
                                      f"below {MIN_UNITS}", Exclusion.NO_SIGNAL)
-        maxima, wide = unit_maxima(prepare(ea[live]), prepare(eb[live]), np.random.default_rng(self.seed),
-                                   self.max_units)
+        if not live.all():
+            ea, eb = ea[live], eb[live]
+        maxima, wide = unit_maxima(prepare(ea), prepare(eb), np.random.default_rng(self.seed), self.max_units)
         return self._result(maxima, wide, int(live.sum()), int(ia.size), how)
 
     def _result(self, maxima: np.ndarray, wide: int, tokens: int, shared: int, how: str) -> Evidence:
