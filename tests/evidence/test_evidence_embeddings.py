@@ -236,3 +236,10 @@ def test_smollm2_gguf_against_a_derived_copy_and_gemma(tmp_path: Path) -> None:
     assert e.detail["token_pairing"] == "token strings" and e.p_value is not None and e.p_value < 1e-100
     e = EmbeddingsTest().evaluate(a, ModelFeatures(load_model(str(gemma))))
     assert e.detail["token_pairing"] == "token strings" and e.p_value is not None and e.p_value > 0.01
+
+
+def test_hostile_tokenizer_json_pairs_by_id(tmp_path: Path) -> None:
+    """A tokenizer.json nested past the parser's recursion limit is not a tokenizer: pair by id."""
+    path = folder(tmp_path / "deep", np.random.default_rng(0).standard_normal((40, 8)))
+    (path / "tokenizer.json").write_text("[" * 100_000 + "]" * 100_000)
+    assert tokens(open_checkpoint(str(path))) is None

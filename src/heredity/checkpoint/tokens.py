@@ -37,7 +37,7 @@ def tokens(ck: Checkpoint) -> list[str | None] | None:
             return gguf_tokens(Path(ck.source))
         path = _tokenizer_json(Path(ck.source), ck.format)
         return None if path is None else tokenizer_json_tokens(path)
-    except (OSError, ValueError, HeredityError):
+    except (OSError, ValueError, RecursionError, HeredityError):
         return None  # unreadable: pair by id (the statistic's null does not depend on the pairing)
 
 

@@ -247,7 +247,8 @@ class EmbeddingsTest(EvidenceTest):
         pick = tuple(i for i in items if a.has(i.role)), tuple(i for i in items if b.has(i.role))
         if not pick[0] or not pick[1]:
             return ReadPlan(note="not applicable: a side has no token embedding")
-        return ReadPlan(pick[0][:1], pick[1][:1], note="rows of the shared tokens; the byte count is an estimate")
+        return ReadPlan(pick[0][:1], pick[1][:1], note="rows of the shared tokens (the byte count is an estimate) "
+                        "and the token strings (GGUF metadata or tokenizer.json, not tensor bytes)")
 
     def run(self, a: Features, b: Features) -> Evidence:
         ra, rb = embedding_role(a), embedding_role(b)
