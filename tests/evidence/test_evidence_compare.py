@@ -35,8 +35,8 @@ def test_to_dict_is_the_public_schema() -> None:
     c = compare(to_model(make(TOY, 1), TOY), to_model(make(TOY, 2), TOY), seed=3)
     doc = json.loads(json.dumps(c.to_dict()))
     assert doc["schema"] == COMPARE_SCHEMA and doc["verdict"] in {"related", "independent", "inconclusive"}
-    assert {e["test"] for e in doc["evidence"]} == {"identical", "vectors", "matching", "neurons", "experts", "layers",
-                                                   "attn_std"}
+    assert {e["test"] for e in doc["evidence"]} == {"identical", "vectors", "embeddings", "matching", "neurons",
+                                                   "experts", "layers", "attn_std"}
     assert doc["a"]["layers"] == TOY.layers and doc["version"]
     assert 0.0 <= doc["p_value"] <= 1.0
 

@@ -19,6 +19,7 @@ from heredity.errors import UsageError
 from heredity.evidence import plan
 from heredity.evidence.attn_std import AttnStdTest
 from heredity.evidence.base import EvidenceTest, ReadPlan
+from heredity.evidence.embeddings import EmbeddingsTest
 from heredity.evidence.experts import ExpertsTest
 from heredity.evidence.features import Features
 from heredity.evidence.layers import LayersTest
@@ -39,6 +40,7 @@ INSTANCES: list[EvidenceTest] = [
     NeuronsTest(seed=5, max_rows=24, max_layers=3),
     ExpertsTest(seed=2, max_rows=16, max_layers=1, max_experts=2),
     LayersTest(seed=4, n_perm=50),
+    EmbeddingsTest(seed=6, max_tokens=64, max_units=16),
 ]
 IDS = [repr(t) for t in INSTANCES]
 

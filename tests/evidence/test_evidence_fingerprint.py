@@ -64,10 +64,11 @@ def test_sketch_matches_into_permuted_model(tmp_path: Path) -> None:
     base = make(toy, 8)
     derived = obfuscate(finetune(base, 9, eps=0.2), toy, seed=10)
     fa = save(extract(to_model(base, toy)), tmp_path / "a.fp")
-    ev = {e.test: e for e in compare(fa, to_model(derived, toy)).evidence}
+    # thorough: the cheaper `embeddings` would settle the verdict before `matching` runs
+    ev = {e.test: e for e in compare(fa, to_model(derived, toy), thorough=True).evidence}
     assert ev["matching"].p_value < 1e-20 and ev["matching"].detail["per_layer"]["0~0"]["rows"] == 128
     fb = save(extract(to_model(derived, toy)), tmp_path / "b.fp")
-    ev = {e.test: e for e in compare(fa, fb).evidence}
+    ev = {e.test: e for e in compare(fa, fb, thorough=True).evidence}
     assert ev["matching"].p_value < 1e-20 and 0.3 < ev["matching"].statistic < 0.7
 
 

@@ -14,6 +14,7 @@ from typing import Any
 from heredity.errors import UsageError
 from heredity.evidence.attn_std import AttnStdTest
 from heredity.evidence.base import EvidenceTest
+from heredity.evidence.embeddings import EmbeddingsTest
 from heredity.evidence.experts import ExpertsTest
 from heredity.evidence.identical import IdenticalTest
 from heredity.evidence.layers import LayersTest
@@ -22,8 +23,8 @@ from heredity.evidence.neurons import NeuronsTest
 from heredity.evidence.vectors import VectorsTest
 
 #: Every test, in the order the default plan runs them: strongest and cheapest first, descriptive last.
-TESTS: tuple[type[EvidenceTest], ...] = (IdenticalTest, VectorsTest, MatchingTest, NeuronsTest, ExpertsTest, LayersTest,
-                                         AttnStdTest)
+TESTS: tuple[type[EvidenceTest], ...] = (IdenticalTest, VectorsTest, EmbeddingsTest, MatchingTest, NeuronsTest, ExpertsTest,
+                                         LayersTest, AttnStdTest)
 
 
 def default_plan(seed: int = 0) -> list[EvidenceTest]:
