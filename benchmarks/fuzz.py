@@ -357,6 +357,57 @@ def _run_fingerprint(data: bytes, work: Path) -> None:
     compare(loaded, loaded, tests=[IdenticalTest(), VectorsTest()], thorough=True)  # cheap consumers of the parsed fields
 
 
+def _prep_tokenizer(work: Path) -> list[bytes]:
+    """tokenizer.json files next to a tiny safetensors model: a BPE vocabulary with added tokens, and a
+    Unigram one (its ids are positions)."""
+    from heredity.checkpoint.writers import save_hf_folder
+
+    arrays, config = _tiny_llama()
+    save_hf_folder(arrays, config, work / "tok")
+    vocab = {f"tok{i}": i for i in range(40)} | {"\u0120the": 40, "<s>": 41}
+    bpe = {"version": "1.0", "model": {"type": "BPE", "vocab": vocab, "merges": ["t o", "to k"]},
+           "added_tokens": [{"id": 42, "content": "<pad>", "special": True}]}
+    unigram = {"model": {"type": "Unigram", "vocab": [[f"u{i}", -float(i)] for i in range(30)]}}
+    return [json.dumps(bpe).encode(), json.dumps(unigram).encode()]
+
+
+def _run_tokenizer(data: bytes, work: Path) -> None:
+    from heredity.checkpoint import open_checkpoint
+    from heredity.checkpoint.tokens import tokens
+
+    (work / "tok" / "tokenizer.json").write_bytes(data)
+    with open_checkpoint(work / "tok") as ck:
+        tokens(ck)
+
+
+def _prep_gguf_tokens(work: Path) -> list[bytes]:
+    """GGUF files whose metadata holds a token list (read by the `embeddings` test's pairing)."""
+    import gguf
+
+    seeds = []
+    for n, extra in ((20, False), (300, True)):
+        path = work / f"tok{n}.gguf"
+        writer = gguf.GGUFWriter(str(path), "llama")
+        if extra:
+            writer.add_name("fuzz")
+        writer.add_token_list([f"t{i}".encode() for i in range(n)])
+        writer.add_tensor("token_embd.weight", np.zeros((n, 8), np.float32))
+        writer.write_header_to_file()
+        writer.write_kv_data_to_file()
+        writer.write_tensors_to_file()
+        writer.close()
+        seeds.append(path.read_bytes())
+    return seeds
+
+
+def _run_gguf_tokens(data: bytes, work: Path) -> None:
+    from heredity.checkpoint.tokens import gguf_tokens
+
+    path = work / "fuzz.gguf"
+    path.write_bytes(data)
+    gguf_tokens(path)
+
+
 TARGETS = {t.name: t for t in (
     Target("safetensors", _prep_safetensors, _file_target("safetensors", ".safetensors")),
     Target("shard-index", _prep_shards, _run_shards),
@@ -366,6 +417,8 @@ TARGETS = {t.name: t for t in (
     Target("torch", _prep_torch, _file_target("torch", ".pt")),
     Target("config", _prep_config, _run_config),
     Target("fingerprint", _prep_fingerprint, _run_fingerprint),
+    Target("tokenizer", _prep_tokenizer, _run_tokenizer),
+    Target("gguf-tokens", _prep_gguf_tokens, _run_gguf_tokens),
 )}
 
 # -- the runner -------------------------------------------------------------------------------

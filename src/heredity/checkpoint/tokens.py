@@ -82,6 +82,8 @@ def _by_id(pairs: list[tuple[Any, Any]]) -> list[str | None] | None:
 
 def gguf_tokens(path: Path) -> list[str | None] | None:
     """``tokenizer.ggml.tokens`` of a GGUF file (None when the header has no such array)."""
+    if Path(path).stat().st_size == 0:  # mmap refuses an empty file; it holds no header at all
+        return None
     with open(path, "rb") as f, mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ) as buf:
         cur = _Cursor(buf, path)
         _, n_kv = _check_preamble(cur)
