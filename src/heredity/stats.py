@@ -195,8 +195,12 @@ def chi2_sf_even(stat: float, dof: int) -> float:
     half = stat / 2.0
     if half <= 0:
         return 1.0
-    logs = [-half + i * math.log(half) - math.lgamma(i + 1) for i in range(dof // 2)]
-    return min(1.0, math.exp(_logsumexp(logs)))
+    return min(1.0, _poisson_below(dof // 2, half))
+
+
+def _poisson_below(k: int, mu: float) -> float:
+    """``P(X < k)`` for a Poisson count of mean ``mu > 0``, summed in logs."""
+    return math.exp(_logsumexp([-mu + i * math.log(mu) - math.lgamma(i + 1) for i in range(k)]))
 
 
 def poisson_sf(k: int, mu: float) -> float:
@@ -213,8 +217,7 @@ def poisson_sf(k: int, mu: float) -> float:
             if logs[-1] < logs[0] - 40:
                 break
         return min(1.0, math.exp(_logsumexp(logs)))
-    below = math.exp(_logsumexp([-mu + i * math.log(mu) - math.lgamma(i + 1) for i in range(k)]))
-    return max(0.0, 1.0 - below)
+    return max(0.0, 1.0 - _poisson_below(k, mu))
 
 
 def _beta_fraction(a: float, b: float, x: float) -> float:

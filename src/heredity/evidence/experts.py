@@ -26,8 +26,10 @@ from heredity.evidence.base import EvidenceTest, ReadItem, ReadPlan
 from heredity.evidence.features import Features, require_weights
 from heredity.evidence.units import (
     agreeing_needed,
+    channel_count,
     channel_sample,
     channel_signatures,
+    check_channels,
     match_prepared,
     match_units,
     mlp_pair,
@@ -74,10 +76,8 @@ class ExpertsTest(EvidenceTest):
         super().__init__(seed)
         if min(max_rows, max_layers, max_experts) < 1:
             raise ValueError("max_rows, max_layers and max_experts must be >= 1")
-        if channels < 0 or channels == 1:
-            raise ValueError("channels must be 0 (gate and up rows) or >= 2")
         self.max_rows, self.max_layers, self.max_experts = int(max_rows), int(max_layers), int(max_experts)
-        self.channels = int(channels)
+        self.channels = check_channels(channels)
 
     def reads(self, a: Features, b: Features) -> ReadPlan:
         """Of ``max_experts`` experts in ``max_layers`` layers of the MoE side, and of the other side's
@@ -90,10 +90,7 @@ class ExpertsTest(EvidenceTest):
 
     def _channel_count(self, a: Features, b: Features) -> int:
         """Channels of down read per matrix (0: gate and up rows instead)."""
-        k = min(self.channels, a.spec.hidden_size or 0, b.spec.hidden_size or 0)
-        k -= k % 2
-        downs = all(f.layers_with(Role.EXPERT_DOWN) or f.layers_with(Role.MLP_DOWN) for f in (a, b))
-        return k if k >= 2 and downs else 0
+        return channel_count(self.channels, a, b, (Role.EXPERT_DOWN, Role.MLP_DOWN))
 
     def _side(self, f: Features, channels: int) -> tuple[ReadItem, ...]:
         embed = ReadItem(Role.EMBED, rows=MAX_TOKENS)

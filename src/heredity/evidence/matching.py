@@ -40,8 +40,10 @@ from heredity.evidence.features import Features
 from heredity.evidence.units import (
     UnitMatchingTest,
     agreeing_needed,
+    channel_count,
     channel_sample,
     channel_signatures,
+    check_channels,
     has_mlp,
     match_prepared,
     match_units,
@@ -67,45 +69,32 @@ class MatchingTest(UnitMatchingTest):
 
     def __init__(self, seed: int = 0, max_rows: int = 512, max_layers: int = 8, channels: int = 256) -> None:
         super().__init__(seed, max_rows, max_layers)
-        if channels < 0 or channels == 1:
-            raise ValueError("channels must be 0 (gate and up rows) or >= 2")
-        self.channels = int(channels)
+        self.channels = check_channels(channels)
 
     def reads(self, a: Features, b: Features) -> ReadPlan:
         """With channel signatures: ``channels`` rows of down in up to ``max_layers`` evenly spaced layers
         of each side; otherwise gate, up and MLP norm of those layers.  Both: the first embedding rows
         (for aligning channels)."""
         note = "layers sampled per side; when depths differ the pairing may pick others"
-        if self._by_channels(a, b):
-            k = self._channel_count(a, b)
+        k = self._channels_for(a, b)
+        if k:
             return ReadPlan(down_reads(a, self.max_layers, k), down_reads(b, self.max_layers, k), note=note)
         return ReadPlan(mlp_reads(a, self.max_layers), mlp_reads(b, self.max_layers), note=note)
 
-    def _by_channels(self, a: Features, b: Features) -> bool:
-        return (self.channels > 0 and not a.is_fingerprint and not b.is_fingerprint
-                and bool(a.layers_with(Role.MLP_DOWN)) and bool(b.layers_with(Role.MLP_DOWN))
-                and self._channel_count(a, b) >= 2)
-
-    def _channel_count(self, a: Features, b: Features) -> int:
-        """Channels of A used: ``channels`` (even), at most the narrower hidden size."""
-        k = min(self.channels, a.spec.hidden_size or 0, b.spec.hidden_size or 0)
-        return k - k % 2
+    def _channels_for(self, a: Features, b: Features) -> int:
+        """Rows of down read per matrix for this pair (0: gate and up rows)."""
+        return channel_count(self.channels, a, b, (Role.MLP_DOWN,))
 
     def run(self, a: Features, b: Features) -> Evidence:
-        pairs = self._pairs(a, b)
-        if self._by_channels(a, b):
-            chans = channel_sample(a.spec.hidden_size or 0, self._channel_count(a, b))
-            hmap = align_channels(a, b, chans)
-        else:
-            hmap = align_hidden(a, b)
+        k = self._channels_for(a, b)
+        pairs = self._pairs(a, b, by_channels=k > 0)
+        hmap = align_channels(a, b, channel_sample(a.spec.hidden_size or 0, k)) if k else align_hidden(a, b)
+        layer = self._channel_layer if k else self._layer
         rng = np.random.default_rng(self.seed)
         per_layer, skipped = {}, []
         for la, lb in pairs:
             try:
-                if self._by_channels(a, b):
-                    per_layer[f"{la}~{lb}"] = self._channel_layer(a, b, la, lb, hmap, rng)
-                else:
-                    per_layer[f"{la}~{lb}"] = self._layer(a, b, la, lb, hmap, rng)
+                per_layer[f"{la}~{lb}"] = layer(a, b, la, lb, hmap, rng)
             except NotApplicableError as exc:
                 if exc.why != Exclusion.NO_SIGNAL:
                     raise
@@ -113,13 +102,13 @@ class MatchingTest(UnitMatchingTest):
         if not per_layer:
             raise NotApplicableError(f"no layer had usable neurons ({skipped[0]})", Exclusion.NO_SIGNAL)
         signature = (f"rows of down on two disjoint sets of {len(hmap.idx_a) // 2} hidden channels"
-                     if self._by_channels(a, b) else "gate rows and up rows")
+                     if k else "gate rows and up rows")
         return self._result(per_layer, hmap, skipped, signature)
 
-    def _pairs(self, a: Features, b: Features) -> list[tuple[int, int]]:
+    def _pairs(self, a: Features, b: Features, by_channels: bool) -> list[tuple[int, int]]:
         pairs, _ = pairing.layer_pairs(a, b)
         have = [(la, lb) for la, lb in pairs if has_mlp(a, la) and has_mlp(b, lb)]
-        if self._by_channels(a, b):
+        if by_channels:
             have = [(la, lb) for la, lb in have if a.has(Role.MLP_DOWN, la) and b.has(Role.MLP_DOWN, lb)]
         if not have:
             fp = a.is_fingerprint or b.is_fingerprint

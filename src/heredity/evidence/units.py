@@ -68,6 +68,26 @@ def match_units(ga: np.ndarray, ua: np.ndarray, gb: np.ndarray, ub: np.ndarray, 
 
 
 CHANNEL_BLOCKS = 8  # sampled channels are this many evenly spaced blocks of rows of down
+def check_channels(channels: int) -> int:
+    """A test's ``channels`` parameter: 0 (gate and up rows) or at least 2 rows of down."""
+    if channels < 0 or channels == 1:
+        raise ValueError("channels must be 0 (gate and up rows) or >= 2")
+    return int(channels)
+
+
+def channel_count(channels: int, a: Features, b: Features, downs: tuple[Role, ...]) -> int:
+    """Rows of down a channel-signature test reads per matrix: ``channels`` made even and at most the
+    narrower hidden size; 0 (use gate and up rows instead) when that leaves fewer than 2, when a side is
+    a fingerprint (its sketch keeps gate and up rows), or when a side has none of the ``downs`` roles."""
+    if channels <= 0 or a.is_fingerprint or b.is_fingerprint:
+        return 0
+    if not all(any(f.layers_with(r) for r in downs) for f in (a, b)):
+        return 0
+    k = min(channels, a.spec.hidden_size or 0, b.spec.hidden_size or 0)
+    k -= k % 2
+    return k if k >= 2 else 0
+
+
 MASSIVE_Z = 6.0  # a neuron whose output norm is this many robust SDs above the median is left out
 
 
