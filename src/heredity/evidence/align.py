@@ -66,17 +66,33 @@ def _profiles(e: np.ndarray, dtype: type = np.float64) -> np.ndarray:
     return e / np.where(norms > 0, norms, 1.0)
 
 
-def align_hidden(a: Features, b: Features) -> HiddenMap:
-    """The channel map from A's residual basis to B's (see the module docstring)."""
-    ha, hb = a.spec.hidden_size, b.spec.hidden_size
+def _shared_rows(a: Features, b: Features) -> tuple[np.ndarray, np.ndarray] | None:
+    """The first embedding rows of both sides, as many on each (None when a side has no embedding)."""
     va, vb = a.spec.vocab_size or MAX_TOKENS, b.spec.vocab_size or MAX_TOKENS
     tokens = min(va, vb, MAX_TOKENS)
     ea, eb = _embedding(a, tokens), _embedding(b, tokens)
-    if ea is None or eb is None or ha is None or hb is None:
+    if ea is None or eb is None:
+        return None
+    tokens = min(ea.shape[0], eb.shape[0])
+    return ea[:tokens], eb[:tokens]
+
+
+def _signs(corr: np.ndarray) -> np.ndarray:
+    """The sign of each matched channel's correlation (+1 where it is exactly 0)."""
+    signs = np.sign(corr).astype(np.float32)
+    signs[signs == 0] = 1.0
+    return signs
+
+
+def align_hidden(a: Features, b: Features) -> HiddenMap:
+    """The channel map from A's residual basis to B's (see the module docstring)."""
+    ha, hb = a.spec.hidden_size, b.spec.hidden_size
+    shared = _shared_rows(a, b)
+    if shared is None or ha is None or hb is None:
         n = min(ha or 0, hb or 0)
         return identity_map(n, "identity (no embedding to align channels with)")
-    tokens = min(ea.shape[0], eb.shape[0])
-    corr = _profiles(ea[:tokens]).T @ _profiles(eb[:tokens])  # [ha, hb]
+    ea, eb = shared
+    corr = _profiles(ea).T @ _profiles(eb)  # [ha, hb]
     if ha == hb and float(np.median(np.abs(np.diag(corr)))) > IDENTITY_MEDIAN:
         return identity_map(ha, "identity (embedding columns already aligned)")
     if max(ha, hb) > MAX_ALIGN:
@@ -90,20 +106,16 @@ def align_channels(a: Features, b: Features, chans: np.ndarray) -> HiddenMap:
     channels: a ``len(chans) x hidden_b`` assignment instead of a ``hidden x hidden`` one."""
     chans = np.asarray(chans, dtype=np.int64)
     ha, hb = a.spec.hidden_size, b.spec.hidden_size
-    va, vb = a.spec.vocab_size or MAX_TOKENS, b.spec.vocab_size or MAX_TOKENS
-    tokens = min(va, vb, MAX_TOKENS)
-    ea, eb = _embedding(a, tokens), _embedding(b, tokens)
+    shared = _shared_rows(a, b)
     ones = np.ones(len(chans), dtype=np.float32)
-    if ea is None or eb is None or ha is None or hb is None or ea.shape[1] != ha or eb.shape[1] != hb:
+    if shared is None or ha is None or hb is None or shared[0].shape[1] != ha or shared[1].shape[1] != hb:
         return HiddenMap(chans, chans, ones, "identity (no embedding to align channels with)")
-    tokens = min(ea.shape[0], eb.shape[0])
-    corr = _profiles(ea[:tokens, chans], np.float32).T @ _profiles(eb[:tokens], np.float32)  # [len(chans), hb]
+    ea, eb = shared
+    corr = _profiles(ea[:, chans], np.float32).T @ _profiles(eb, np.float32)  # [len(chans), hb]
     if ha == hb and float(np.median(np.abs(corr[np.arange(len(chans)), chans]))) > IDENTITY_MEDIAN:
         return HiddenMap(chans, chans, ones, "identity (embedding columns already aligned)")
     cols = one_to_one(np.abs(corr))
-    signs = np.sign(corr[np.arange(len(chans)), cols]).astype(np.float32)
-    signs[signs == 0] = 1.0
-    return HiddenMap(chans, cols, signs, f"embedding-column correlations, {len(chans)} of A's channels matched "
+    return HiddenMap(chans, cols, _signs(corr[np.arange(len(chans)), cols]), f"embedding-column correlations, {len(chans)} of A's channels matched "
                                          f"one-to-one into {hb}")
 
 
@@ -112,10 +124,8 @@ def _assign(corr: np.ndarray) -> HiddenMap:
     c = corr.T if swap else corr
     cols = one_to_one(np.abs(c))
     rows = np.arange(c.shape[0])
-    signs = np.sign(c[rows, cols]).astype(np.float32)
-    signs[signs == 0] = 1.0
     idx_a, idx_b = (cols, rows) if swap else (rows, cols)
-    return HiddenMap(idx_a, idx_b, signs, f"embedding-column correlations, matched one-to-one over {len(rows)} channels")
+    return HiddenMap(idx_a, idx_b, _signs(c[rows, cols]), f"embedding-column correlations, matched one-to-one over {len(rows)} channels")
 
 
 GREEDY_ROUNDS = 2  # more rounds cost more argmax passes than the smaller exact solve saves (measured at 4096)

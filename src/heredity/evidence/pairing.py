@@ -77,6 +77,10 @@ class Similarity:
         total = np.zeros(self.count.shape)
         for sa, sb, ok in self.parts:
             total += np.where(ok, sa @ (sb if perm is None else sb[:, perm]).T, 0.0)
+        return self._mean(total)
+
+    def _mean(self, total: np.ndarray) -> np.ndarray:
+        """Summed similarities over roles -> their mean (NaN where no role is shared)."""
         with np.errstate(invalid="ignore", divide="ignore"):
             return np.where(self.count > 0, total / np.maximum(self.count, 1), np.nan)
 
@@ -92,8 +96,7 @@ class Similarity:
                 wide = np.concatenate([sb[:, p] for p in group])  # [len(group) * Lb, hidden]
                 prod = (sa @ wide.T).reshape(sa.shape[0], len(group), lb).transpose(1, 0, 2)
                 totals += np.where(ok[None], prod, 0.0)
-            with np.errstate(invalid="ignore", divide="ignore"):
-                out.extend(np.where(self.count > 0, t / np.maximum(self.count, 1), np.nan) for t in totals)
+            out.extend(self._mean(t) for t in totals)
         return out
 
 
