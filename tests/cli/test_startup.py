@@ -81,6 +81,9 @@ def test_json_compare_imports_no_scipy_plotting_progress_or_ml_dtypes(bf16_pair:
     # matching tests, which this pair (settled by `vectors`) never reaches
     for root in ("scipy", "matplotlib", "torch", "gguf", "onnx", "huggingface_hub", "ml_dtypes", "rich"):
         assert not loaded(names, root), f"compare --format json imported {loaded(names, root)[:3]}"
+    # numpy.ma (np.unique's first call imports it, 15-25 ms) and tempfile (only for writing -o files)
+    for root in ("numpy.ma", "tempfile"):
+        assert not loaded(names, root), f"compare --format json imported {loaded(names, root)[:3]}"
 
 
 def test_lazy_table_matches_the_command_modules() -> None:

@@ -106,3 +106,15 @@ def test_pearson_p_matches_scipy() -> None:
 def test_normal_sf_far_tail() -> None:
     for z in (-3.0, 0.0, 1.0, 5.0, 20.0, 37.0):
         assert stats.normal_sf(z) == pytest.approx(float(sps.norm.sf(z)), rel=1e-9)
+
+
+def test_distinct_and_spread_match_numpy_unique() -> None:
+    rng = np.random.default_rng(5)
+    for size in (0, 1, 2, 7, 300):
+        v = rng.integers(-5, 20, size=size)
+        assert np.array_equal(stats.distinct(v), np.unique(v))
+    for n, k in ((1, 1), (5, 5), (10, 3), (7, 20), (1000, 256), (33, 32)):
+        want = np.unique(np.linspace(0, n - 1, k).round().astype(int))
+        got = stats.spread(n, k)
+        assert np.array_equal(got, want), (n, k)
+        assert got[0] == 0 and got[-1] == n - 1

@@ -61,7 +61,7 @@ from heredity.evidence.features import Features, ModelFeatures
 from heredity.layouts.roles import Role
 from heredity.plotdata import PerLayerPlot
 from heredity.results import Evidence, Exclusion, Power
-from heredity.stats import P_FLOOR, clip_p, finite, p_text
+from heredity.stats import P_FLOOR, clip_p, distinct, finite, p_text, spread
 
 MIN_TOKENS = 32  # fewer shared tokens than this: too few rows to compare channels over
 MIN_UNITS = 8  # narrower hidden size below this: a median over channels means nothing
@@ -121,7 +121,7 @@ def pick_tokens(n: int, k: int, blocks: int = BLOCKS) -> np.ndarray:
         return np.arange(n)
     size = k // blocks
     starts = np.round(np.linspace(0, n - size, blocks)).astype(np.int64)
-    out = np.unique(np.concatenate([np.arange(s, s + size) for s in starts]))
+    out = distinct(np.concatenate([np.arange(s, s + size) for s in starts]))
     return out[:k]
 
 
@@ -139,7 +139,7 @@ def runs(ids: np.ndarray, gap: int = RUN_GAP) -> list[tuple[int, int]]:
 
 def read_rows(f: Features, role: Role, ids: np.ndarray) -> np.ndarray:
     """Embedding rows ``ids`` (any order), float32; a model reads only runs around them."""
-    order = np.unique(ids)
+    order = distinct(ids)
     if isinstance(f, ModelFeatures):
         ref = f.model.ref(role)
         parts: list[np.ndarray] = []
@@ -294,10 +294,10 @@ class EmbeddingsTest(EvidenceTest):
         rng = np.random.default_rng(self.seed + 1)
         rows = min(maxima.size, max(1, (1 << 21) // max(wide, 1)))
         null = np.abs(rng.standard_normal((rows, wide)) / math.sqrt(wide)).max(axis=1)
-        keep = np.unique(np.linspace(0, maxima.size - 1, min(PLOT_POINTS, maxima.size)).round().astype(int))
+        keep = spread(maxima.size, min(PLOT_POINTS, maxima.size))
         ranked = np.sort(maxima)[::-1][keep]
         x = keep / max(maxima.size - 1, 1)
-        nk = np.unique(np.linspace(0, rows - 1, min(PLOT_POINTS, rows)).round().astype(int))
+        nk = spread(rows, min(PLOT_POINTS, rows))
         nx = nk / max(rows - 1, 1)
         return PerLayerPlot("embeddings: how one-to-one the channel map is",
                             "Each channel's largest weight (share of its row) in the least-squares map between the token embeddings, "

@@ -39,7 +39,7 @@ from heredity.evidence.units import (
 from heredity.layouts.roles import Role
 from heredity.plotdata import HeatmapPlot
 from heredity.results import Evidence, Exclusion, Power
-from heredity.stats import cauchy_combine
+from heredity.stats import cauchy_combine, spread
 
 MAX_STACKED_ROWS = 65536  # MoE vs MoE: cap on B's stacked expert rows
 MIN_EXPERTS = 2  # this many (layer, expert) matches make the test powerful on the main weights
@@ -61,7 +61,7 @@ def is_moe(f: Features) -> bool:
 def pick(ids: list[int], k: int) -> list[int]:
     if len(ids) <= k:
         return ids
-    return [ids[i] for i in np.unique(np.linspace(0, len(ids) - 1, k).round().astype(int))]
+    return [ids[i] for i in spread(len(ids), k)]
 
 
 class ExpertsTest(EvidenceTest):

@@ -19,7 +19,7 @@ from heredity.evidence.base import EvidenceTest
 from heredity.evidence.features import Features, row_blocks
 from heredity.layouts.roles import Role
 from heredity.results import Exclusion
-from heredity.stats import agreement_p, hungarian, spearman, spearman_perm_p
+from heredity.stats import agreement_p, distinct, hungarian, spearman, spearman_perm_p, spread
 
 MIN_UNITS = 3  # fewer usable neurons than this on a side: nothing to match
 
@@ -97,7 +97,7 @@ def channel_sample(hidden: int, k: int) -> np.ndarray:
     if k >= hidden:
         return np.arange(hidden - hidden % 2)
     blocks = row_blocks(hidden, k, CHANNEL_BLOCKS)
-    out = np.unique(np.concatenate([np.arange(s, s + n) for s, n in blocks]))
+    out = distinct(np.concatenate([np.arange(s, s + n) for s, n in blocks]))
     return out[: len(out) - len(out) % 2]
 
 
@@ -172,7 +172,7 @@ def sample_layers(pairs: list[tuple[int, int]], max_layers: int) -> list[tuple[i
     """At most ``max_layers`` evenly spaced entries of ``pairs``."""
     if len(pairs) <= max_layers:
         return pairs
-    idx = np.unique(np.round(np.linspace(0, len(pairs) - 1, max_layers)).astype(int))
+    idx = spread(len(pairs), max_layers)
     return [pairs[i] for i in idx]
 
 

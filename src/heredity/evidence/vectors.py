@@ -42,6 +42,7 @@ from heredity.stats import (
     mc_p_value,
     normal_sf,
     rank_standardise,
+    spread,
 )
 
 HIDDEN = (*pairing.LAYER_HIDDEN_ROLES, Role.POST_ATTN_NORM_BIAS)
@@ -270,7 +271,7 @@ def scatter_plot(compared: list[Pair], k: int = SCATTER_VECTORS, cap: int = SCAT
     telling = sorted(compared, key=lambda p: -abs(p.row()["spearman"]))[:k]
     panels = []
     for p in telling:
-        keep = np.unique(np.linspace(0, p.a.size - 1, min(cap, p.a.size)).round().astype(int))
+        keep = spread(p.a.size, min(cap, p.a.size))
         panels.append(ScatterPanel(p.key, floats(_sig5(p.a[keep])), floats(_sig5(p.b[keep]))))
     return ScatterPlot("vectors: aligned vector entries, A against B",
                        "Each dot is one entry of an aligned vector; related models fall on a line, "

@@ -23,7 +23,6 @@ import dataclasses
 import json
 import math
 import os
-import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -72,6 +71,8 @@ def save(fp: Fingerprint, path: str | os.PathLike[str]) -> Path:
     arrays |= {ROWS_PREFIX + k: np.ascontiguousarray(v, dtype=np.float16) for k, v in fp.rows.items()}
     metadata = {"format": FORMAT, "document": json.dumps(document(fp), separators=(",", ":"))}
     try:
+        import tempfile
+
         fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
         os.close(fd)
     except OSError as exc:
