@@ -16,6 +16,7 @@ rounds and the ratio is printed.  ``--baseline-src DIR`` also times another here
 from __future__ import annotations
 
 import argparse
+import compileall
 import os
 import resource
 import shutil
@@ -103,7 +104,10 @@ def commands(a: Path, b: Path, args: argparse.Namespace) -> dict[str, tuple[list
         trees["baseline"] = args.baseline_src.resolve()
     cases: dict[str, tuple[list[str], dict[str, str]]] = {}
     for tag, src in trees.items():
-        env = {**os.environ, "PYTHONPATH": str(src)}
+        # an installed package has its bytecode compiled (pip does it); with PYTHONDONTWRITEBYTECODE set
+        # (as in some shells and containers) every edited module would be compiled again in every run
+        compileall.compile_dir(str(src), quiet=1)
+        env = {**_without_no_bytecode(), "PYTHONPATH": str(src)}
         run = [sys.executable, "-m", "heredity.cli.main"]
         cases[f"{tag} --version"] = ([*run, "--version"], env)
         cases[f"{tag} --help"] = ([*run, "--help"], env)
@@ -111,11 +115,16 @@ def commands(a: Path, b: Path, args: argparse.Namespace) -> dict[str, tuple[list
         cases[f"{tag} compare (terminal)"] = ([*run, "compare", str(a), str(b)], env)
     exe = modeldna_exe(args.modeldna_venv, args.install_modeldna)
     if exe is not None:
-        env = {**os.environ, "HF_HUB_OFFLINE": "1"}
+        env = {**_without_no_bytecode(), "HF_HUB_OFFLINE": "1"}
         env.pop("PYTHONPATH", None)
         cases["modeldna --version"] = ([str(exe), "--version"], env)
         cases["modeldna compare (json)"] = ([str(exe), "compare", str(b), str(a), "--json"], env)
     return cases
+
+
+def _without_no_bytecode() -> dict[str, str]:
+    """This environment, letting children use and write bytecode caches, as an installed tool does."""
+    return {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
 
 
 def report(times: dict[str, list[float]], cpu: dict[str, list[float]], runs: int) -> None:
