@@ -40,6 +40,20 @@ def test_hostile_names_are_escaped() -> None:
     assert "evil\\x1b[31m[bold]name\\n" in text
 
 
+def test_emoji_codes_in_names_stay_text() -> None:
+    """rich replaces ``:name:`` codes by emoji, and markup escaping leaves them alone."""
+    comp = report_samples.comparison()
+    evil = dataclasses.replace(comp.a, source="model:warning:x:thumbs_up:")
+    comp = dataclasses.replace(comp, a=evil)
+    assert "model:warning:x:thumbs_up:" in terminal.render_text(comp)
+    from heredity.cli._output import stdout_console
+
+    console = stdout_console()
+    console.file = io.StringIO()
+    terminal.render(comp, console)
+    assert "model:warning:x:thumbs_up:" in console.file.getvalue()
+
+
 def test_colour_only_on_a_terminal() -> None:
     buf = io.StringIO()
     terminal.render(report_samples.comparison(), Console(file=buf, force_terminal=True, color_system="standard", width=100))

@@ -72,7 +72,8 @@ def render_terminal(result: CaseResult, console: Console) -> None:
 
 
 def render_text(result: CaseResult, width: int = 160) -> str:
-    console = Console(width=width, record=True, color_system=None, force_terminal=False, file=io.StringIO())
+    console = Console(width=width, record=True, color_system=None, force_terminal=False, file=io.StringIO(),
+                      emoji=False)
     console.print(renderable(result))
     return console.export_text()
 

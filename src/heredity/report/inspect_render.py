@@ -78,12 +78,12 @@ def wrapper_lines(r: InspectResult) -> list[RenderableType]:
     """The wrapper prefix stripped and the other components (towers) beside the mapped model."""
     out: list[RenderableType] = []
     if r.prefix_stripped:
-        out.append(Text.from_markup(f"[bold]wrapper prefix stripped:[/bold] {_safe(r.prefix_stripped)}"))
+        out.append(_markup(f"[bold]wrapper prefix stripped:[/bold] {_safe(r.prefix_stripped)}"))
     if r.components:
-        out.append(Text.from_markup(f"[bold]other components ({len(r.components)}, not mapped):[/bold]"))
+        out.append(_markup(f"[bold]other components ({len(r.components)}, not mapped):[/bold]"))
         shown = r.components[:MAX_UNKNOWN_SHOWN]
         out += [
-            Text.from_markup(f"  {_safe(c.prefix)}  {c.tensors} tensors, {human_params(c.params)} parameters")
+            _markup(f"  {_safe(c.prefix)}  {c.tensors} tensors, {human_params(c.params)} parameters")
             for c in shown
         ]
         if len(r.components) > len(shown):
@@ -96,22 +96,27 @@ def attention_lines(r: InspectResult) -> list[RenderableType]:
     if r.unknown_tensors:
         shown = [_safe(n) for n in r.unknown_tensors[:MAX_UNKNOWN_SHOWN]]
         more = len(r.unknown_tensors) - len(shown)
-        out.append(Text.from_markup(f"[bold]unknown tensors ({len(r.unknown_tensors)}):[/bold]"))
-        out += [Text.from_markup(f"  {n}") for n in shown]
+        out.append(_markup(f"[bold]unknown tensors ({len(r.unknown_tensors)}):[/bold]"))
+        out += [_markup(f"  {n}") for n in shown]
         if more:
             out.append(Text(f"  ... and {more} more"))
-    out += [Text.from_markup(f"[yellow]warning:[/yellow] {_safe(w)}") for w in r.warnings]
+    out += [_markup(f"[yellow]warning:[/yellow] {_safe(w)}") for w in r.warnings]
     if r.nonfinite is not None:
-        out += [Text.from_markup(f"[yellow]NaN/Inf:[/yellow] tensor '{_safe(n)}' has {c:,} non-finite values")
+        out += [_markup(f"[yellow]NaN/Inf:[/yellow] tensor '{_safe(n)}' has {c:,} non-finite values")
                 for n, c in r.nonfinite.items()] or [Text("values scanned: every tensor is finite")]
-    out += [Text.from_markup(f"[dim]note:[/dim] {_safe(n)}") for n in r.notes]
+    out += [_markup(f"[dim]note:[/dim] {_safe(n)}") for n in r.notes]
     return out
 
 
 def inspect_renderable(r: InspectResult) -> RenderableType:
     kind = "inferred layout" if r.inferred else "family table"
-    head = Text.from_markup(f"[bold]{_safe(r.family)}[/bold] ({_safe(r.format)}, {kind})  {_safe(r.source)}")
+    head = _markup(f"[bold]{_safe(r.family)}[/bold] ({_safe(r.format)}, {kind})  {_safe(r.source)}")
     return Group(head, structure_grid(r), roles_table(r), *attention_lines(r))
+
+
+def _markup(text: str) -> Text:
+    """Our markup around escaped names; ``:name:`` emoji codes (which escaping leaves alone) stay text."""
+    return Text.from_markup(text, emoji=False)
 
 
 def render(r: InspectResult, console: Console) -> None:
@@ -122,7 +127,7 @@ def render_text(r: InspectResult, width: int = 100) -> str:
     """Plain text at a fixed width (tests, files, pipes)."""
     buf = io.StringIO()
     console = Console(
-        file=buf, width=width, no_color=True, color_system=None, force_terminal=False, highlight=False
+        file=buf, width=width, no_color=True, color_system=None, force_terminal=False, highlight=False, emoji=False
     )
     render(r, console)
     return buf.getvalue()

@@ -73,7 +73,8 @@ def render(result: MatrixResult, console: Console) -> None:
 
 def render_text(result: MatrixResult, width: int = 100) -> str:
     buf = io.StringIO()
-    render(result, Console(file=buf, width=width, no_color=True, color_system=None, force_terminal=False, highlight=False))
+    render(result, Console(file=buf, width=width, no_color=True, color_system=None, force_terminal=False, highlight=False,
+                          emoji=False))
     return "".join(line.rstrip() + "\n" for line in buf.getvalue().splitlines())
 
 

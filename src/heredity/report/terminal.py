@@ -118,6 +118,7 @@ def render(comp: Comparison, console: Console) -> None:
 def render_text(comp: Comparison, width: int = 100) -> str:
     """Plain text at a fixed width, no colour, no trailing spaces (golden tests, ``-o file.txt``)."""
     buf = io.StringIO()
-    console = Console(file=buf, width=width, no_color=True, color_system=None, force_terminal=False, highlight=False)
+    console = Console(file=buf, width=width, no_color=True, color_system=None, force_terminal=False, highlight=False,
+                      emoji=False)
     render(comp, console)
     return "".join(line.rstrip() + "\n" for line in buf.getvalue().splitlines())
