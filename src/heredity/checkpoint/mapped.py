@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import mmap
+import operator
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any, NamedTuple
@@ -42,6 +43,19 @@ class Span(NamedTuple):
     file: Path
 
 
+def _inventory(spans: Sequence[Span]) -> dict[str, TensorInfo]:
+    """``{s.name: TensorInfo(s.name, s.shape, s.dtype, s.stop - s.start, str(s.file))}``, built by
+    columns: a DeepSeek-V3 header makes 95,000 of them (each file's name is spelled once)."""
+    if not spans:
+        return {}
+    names, dtypes, shapes, starts, stops, files = zip(*spans, strict=True)
+    ids = list(map(id, files))  # a few distinct Path objects: spell each once, by identity
+    spelled = {key: str(file) for key, file in dict(zip(ids, files, strict=True)).items()}
+    nbytes = map(operator.sub, stops, starts)
+    infos = map(TensorInfo, names, shapes, dtypes, nbytes, map(spelled.__getitem__, ids))
+    return dict(zip(names, infos, strict=True))
+
+
 class MappedCheckpoint(Checkpoint):
     """Tensors as validated byte ranges of files (validation is the caller's job)."""
 
@@ -51,9 +65,7 @@ class MappedCheckpoint(Checkpoint):
         self.config = config
         self.warnings: list[str] = []
         self._spans = {s.name: s for s in spans}
-        self._inventory = {
-            s.name: TensorInfo(s.name, s.shape, s.dtype, s.stop - s.start, str(s.file)) for s in spans
-        }
+        self._inventory = _inventory(spans)
         self._maps: dict[Path, mmap.mmap] = {}
         self._closed = False
 

@@ -10,8 +10,11 @@ from __future__ import annotations
 
 import json
 import math
+import operator
 import struct
 from dataclasses import dataclass
+from functools import partial
+from itertools import chain
 from typing import Any, NamedTuple
 
 from heredity.checkpoint.dtypes import ITEMSIZE, SAFETENSORS_DTYPES
@@ -32,6 +35,9 @@ class HeaderEntry(NamedTuple):
     shape: tuple[int, ...]
     start: int
     stop: int
+
+
+_make_entry = partial(tuple.__new__, HeaderEntry)  # HeaderEntry._make without a Python call per tensor
 
 
 @dataclass(frozen=True)
@@ -58,7 +64,10 @@ def header_length(prefix: bytes, file_size: int, path: object) -> int:
 
 
 def _no_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
-    out: dict[str, Any] = {}
+    out = dict(pairs)  # one C call; only an object with a repeated key takes the loop that names it
+    if len(out) == len(pairs):
+        return out
+    out = {}
     for key, value in pairs:
         if key in out:
             raise ValueError(f"duplicate key {safe_name(key, 80)}")
@@ -134,22 +143,68 @@ def _plain_entry(name: str, spec: object, data_start: int, data_size: int) -> He
     return HeaderEntry(name, dtype, tuple(shape), data_start + begin, data_start + end)
 
 
+_KEYS = ("dtype", "shape", "data_offsets")
+
+
+def _plain_entries(names: list[str], specs: list[Any], data_start: int, data_size: int) -> list[HeaderEntry] | None:
+    """Every entry at once when all are plainly valid, or ``None`` (then each is checked on its own
+    and the first fault is named).  The tests of :func:`_plain_entry`, made column by column with
+    C-level ``map``/``set``/``min``/``max`` instead of ~20 Python operations per tensor; what this
+    accepts, :func:`_plain_entry` accepts for every entry, with the same result."""
+    if not specs:
+        return []
+    if set(map(type, specs)) != {dict}:
+        return None
+    try:
+        dtypes, shapes, offsets = (list(map(operator.itemgetter(k), specs)) for k in _KEYS)
+    except KeyError:
+        return None
+    if set(map(type, dtypes)) != {str} or not ITEMSIZE.keys() >= set(dtypes):
+        return None
+    if set(map(type, shapes)) != {list} or max(map(len, shapes)) > MAX_DIMS:
+        return None
+    dims = list(chain.from_iterable(shapes))
+    if dims and (set(map(type, dims)) != {int} or min(dims) < 0):
+        return None
+    if set(map(type, offsets)) != {list} or set(map(len, offsets)) != {2}:
+        return None
+    ends = list(chain.from_iterable(offsets))
+    if set(map(type, ends)) != {int}:
+        return None
+    begins, ends = ends[0::2], ends[1::2]
+    sizes = list(map(operator.mul, map(math.prod, shapes), map(ITEMSIZE.__getitem__, dtypes)))
+    # sizes are >= 0, so equal differences also say begin <= end
+    if min(begins) < 0 or max(ends) > data_size or list(map(operator.sub, ends, begins)) != sizes:
+        return None
+    starts, stops = map(data_start.__add__, begins), map(data_start.__add__, ends)
+    return list(map(_make_entry, zip(names, dtypes, map(tuple, shapes), starts, stops, strict=True)))
+
+
 def parse_header(raw: bytes, file_size: int, path: object) -> Header:
     """Validate a header's JSON bytes (without the 8-byte prefix) against the file's size."""
     data_start = 8 + len(raw)
     data_size = file_size - data_start
     doc = _load_json(raw, path)
     metadata: dict[str, str] = {}
-    entries = []
-    for name, spec in doc.items():
-        if name == METADATA_KEY:
-            metadata = _check_metadata(spec, path)
-        else:
-            plain = _plain_entry(name, spec, data_start, data_size)
-            entries.append(plain or _entry(name, spec, data_start, data_size, path))
-    entries.sort(key=lambda e: (e.start, e.stop))
+    names = [name for name in doc if name != METADATA_KEY]
+    entries = _plain_entries(names, [doc[name] for name in names], data_start, data_size)
+    if entries is not None:  # all tensors valid: the metadata is the only thing left to refuse
+        if METADATA_KEY in doc:
+            metadata = _check_metadata(doc[METADATA_KEY], path)
+    else:  # in file order, so that the first fault is the one named
+        entries = []
+        for name, spec in doc.items():
+            if name == METADATA_KEY:
+                metadata = _check_metadata(spec, path)
+            else:
+                plain = _plain_entry(name, spec, data_start, data_size)
+                entries.append(plain or _entry(name, spec, data_start, data_size, path))
+    entries.sort(key=_BY_OFFSET)
     _check_overlap(entries, path)
     return Header(tuple(entries), metadata, data_start)
+
+
+_BY_OFFSET = operator.itemgetter(3, 4)  # (start, stop) of a HeaderEntry
 
 
 def _check_overlap(entries: list[HeaderEntry], path: object) -> None:
