@@ -9,8 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import mmap
-import operator
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, ItemsView, Iterable, Iterator, Mapping, Sequence, ValuesView
 from pathlib import Path
 from typing import Any, NamedTuple
 
@@ -43,17 +42,54 @@ class Span(NamedTuple):
     file: Path
 
 
-def _inventory(spans: Sequence[Span]) -> dict[str, TensorInfo]:
-    """``{s.name: TensorInfo(s.name, s.shape, s.dtype, s.stop - s.start, str(s.file))}``, built by
-    columns: a DeepSeek-V3 header makes 95,000 of them (each file's name is spelled once)."""
-    if not spans:
-        return {}
-    names, dtypes, shapes, starts, stops, files = zip(*spans, strict=True)
-    ids = list(map(id, files))  # a few distinct Path objects: spell each once, by identity
-    spelled = {key: str(file) for key, file in dict(zip(ids, files, strict=True)).items()}
-    nbytes = map(operator.sub, stops, starts)
-    infos = map(TensorInfo, names, shapes, dtypes, nbytes, map(spelled.__getitem__, ids))
-    return dict(zip(names, infos, strict=True))
+def _infos(spans: Iterable[Span]) -> Iterator[TensorInfo]:
+    """``TensorInfo(s.name, s.shape, s.dtype, s.stop - s.start, str(s.file))`` for each span, each
+    file's path spelled once (a DeepSeek-V3 header has 95,000 spans over a few files)."""
+    spelled: dict[Path, str] = {}
+    for s in spans:
+        file = spelled.get(s.file)
+        if file is None:
+            file = spelled[s.file] = str(s.file)
+        yield TensorInfo(s.name, s.shape, s.dtype, s.stop - s.start, file)
+
+
+class _Inventory(Mapping[str, TensorInfo]):
+    """name -> :class:`TensorInfo`, each made from its span when first asked for, and all at once by
+    ``items()``/``values()``: laying out a 100,000-tensor header asks for a few hundred (the spans are
+    all a layout needs to map the rest), and 100,000 objects that nothing asks for cost their
+    making and a garbage-collector pass."""
+
+    def __init__(self, spans: dict[str, Span]) -> None:
+        self._spans = spans
+        self._made: dict[str, TensorInfo] = {}
+
+    def __getitem__(self, name: str) -> TensorInfo:
+        info = self._made.get(name)
+        if info is None:
+            info = self._made[name] = next(_infos((self._spans[name],)))
+        return info
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._spans)
+
+    def __len__(self) -> int:
+        return len(self._spans)
+
+    def __contains__(self, name: object) -> bool:
+        return name in self._spans
+
+    def _all(self) -> dict[str, TensorInfo]:
+        if len(self._made) < len(self._spans):  # in storage order, keeping those already made
+            made = dict(zip(self._spans, _infos(self._spans.values()), strict=True))
+            made.update(self._made)
+            self._made = made
+        return self._made
+
+    def items(self) -> ItemsView[str, TensorInfo]:
+        return self._all().items()
+
+    def values(self) -> ValuesView[TensorInfo]:
+        return self._all().values()
 
 
 class MappedCheckpoint(Checkpoint):
@@ -65,7 +101,7 @@ class MappedCheckpoint(Checkpoint):
         self.config = config
         self.warnings: list[str] = []
         self._spans = {s.name: s for s in spans}
-        self._inventory = _inventory(spans)
+        self._inventory = _Inventory(self._spans)
         self._maps: dict[Path, mmap.mmap] = {}
         self._closed = False
 

@@ -177,7 +177,12 @@ def _plain_entries(names: list[str], specs: list[Any], data_start: int, data_siz
     if min(begins) < 0 or max(ends) > data_size or list(map(operator.sub, ends, begins)) != sizes:
         return None
     starts, stops = map(data_start.__add__, begins), map(data_start.__add__, ends)
-    return list(map(_make_entry, zip(names, dtypes, map(tuple, shapes), starts, stops, strict=True)))
+    # equal shapes share one tuple (their dims are all exact ints, so equal means the same): a few
+    # dozen objects instead of one per tensor for the garbage collector to walk
+    tuples = list(map(tuple, shapes))
+    shared: dict[tuple[int, ...], tuple[int, ...]] = {}
+    tuples = list(map(shared.setdefault, tuples, tuples))
+    return list(map(_make_entry, zip(names, dtypes, tuples, starts, stops, strict=True)))
 
 
 def parse_header(raw: bytes, file_size: int, path: object) -> Header:
