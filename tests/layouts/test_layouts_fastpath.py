@@ -23,7 +23,7 @@ from heredity.layouts.load import (
     _unpermute_heads,
     model_from_checkpoint,
 )
-from heredity.layouts.matching import slot_match, split_names, split_numbers
+from heredity.layouts.matching import _split_in_bulk, digit_patterns, slot_match, split_names, split_numbers
 from heredity.layouts.model import TensorRef
 from heredity.layouts.registry import detect_split, family_names, name_index
 from heredity.layouts.spec import flatten_config
@@ -192,6 +192,11 @@ def test_split_names_is_split_numbers_name_by_name() -> None:
     for batch in (names, clean, clean[:1], []):
         assert split_names(batch) == [(n, *split_numbers(n)) for n in batch]
     assert Counter(len(s[2]) for s in split_names(clean))[0] < len(clean)  # numbers were found
+    words = ["model", "layers", "3", "007", "0000000", "1234567", "12345678", "experts", "q_proj", "", "x"]
+    tidy = list(dict.fromkeys(".".join(rng.choice(words, rng.integers(1, 8))) for _ in range(5000)))
+    tidy = [n for n in tidy if "12345678" not in n]  # (8 digits stay text: per-name keys)
+    assert _split_in_bulk(tidy, digit_patterns(tidy) or []) is not None  # all in whole number segments
+    assert split_names(tidy) == [(n, *split_numbers(n)) for n in tidy]
 
 
 def test_nested_patterns_refuse_what_infer_one_refuses() -> None:

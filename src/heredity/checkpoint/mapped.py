@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import mmap
+import operator
 from collections.abc import Callable, ItemsView, Iterable, Iterator, Mapping, Sequence, ValuesView
 from pathlib import Path
 from typing import Any, NamedTuple
@@ -51,6 +52,9 @@ def _infos(spans: Iterable[Span]) -> Iterator[TensorInfo]:
         if file is None:
             file = spelled[s.file] = str(s.file)
         yield TensorInfo(s.name, s.shape, s.dtype, s.stop - s.start, file)
+
+
+_NAME = operator.itemgetter(0)  # of a Span
 
 
 class _Inventory(Mapping[str, TensorInfo]):
@@ -100,7 +104,7 @@ class MappedCheckpoint(Checkpoint):
         self.format = fmt
         self.config = config
         self.warnings: list[str] = []
-        self._spans = {s.name: s for s in spans}
+        self._spans = dict(zip(map(_NAME, spans), spans, strict=True))  # {s.name: s}, at C speed
         self._inventory = _Inventory(self._spans)
         self._maps: dict[Path, mmap.mmap] = {}
         self._closed = False

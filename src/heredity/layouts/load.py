@@ -117,7 +117,7 @@ class _Mapping:
                 at = _layer_position(key) if mtp_from is not None else None
                 known = plans[plan_key] = (at, _plan(index, key, len(numbers), key_prefix, skip, under, heads))
             at, plan = known
-            if at is not None and mtp_from is not None and _layer_number(name, numbers, at) >= mtp_from:
+            if at is not None and mtp_from is not None and _in_mtp_layer(name, numbers, at, mtp_from):
                 mtp += 1
             elif type(plan) is _Direct:  # one canonical tensor: the ref is the name and its numbers
                 layer = None if plan.layer_at is None else numbers[plan.layer_at]
@@ -212,6 +212,14 @@ def _layer_position(key: str) -> int | None:
             return seen
         seen += part == "#"
     return None
+
+
+def _in_mtp_layer(name: str, numbers: list[int], at: int, mtp_from: int) -> bool:
+    """``_layer_number(name, numbers, at) >= mtp_from``; for a plain number n that is
+    ``(n or -1) >= mtp_from``, i.e. ``n >= max(mtp_from, 1)`` (mtp_from is never negative)."""
+    if at < len(numbers) and numbers[at] < 10**6:
+        return numbers[at] >= max(mtp_from, 1)
+    return _layer_number(name, numbers, at) >= mtp_from
 
 
 def _layer_number(name: str, numbers: list[int], at: int) -> int:
