@@ -53,7 +53,8 @@ def test_a_big_valid_header_parses_the_same(monkeypatch: pytest.MonkeyPatch) -> 
     fast, slow = _both(raw, 8 + len(raw) + size, monkeypatch)
     assert fast == slow and len(fast.entries) == 20_000
     names = [k for k in doc if k != "__metadata__"]  # and it was the column-wise check that passed it
-    assert safetensors_header._plain_entries(names, [doc[k] for k in names], 8 + len(raw), size) is not None
+    specs = [doc[k] for k in names]
+    assert safetensors_header._plain_entries(names, specs, 8 + len(raw), size, tuple, ()) is not None
 
 
 _HOSTILE: list[tuple[str, Any]] = [

@@ -12,10 +12,11 @@ import json
 import math
 import operator
 import struct
+from collections.abc import Callable
 from dataclasses import dataclass
 from functools import partial
-from itertools import chain
-from typing import Any, NamedTuple
+from itertools import chain, repeat
+from typing import Any, NamedTuple, TypeVar
 
 from heredity.checkpoint.dtypes import ITEMSIZE, SAFETENSORS_DTYPES
 from heredity.errors import CorruptCheckpointError, UnsupportedFormatError, safe_name
@@ -37,7 +38,9 @@ class HeaderEntry(NamedTuple):
     stop: int
 
 
-_make_entry = partial(tuple.__new__, HeaderEntry)  # HeaderEntry._make without a Python call per tensor
+T = TypeVar("T", bound=tuple[Any, ...])
+Make = Callable[[tuple[Any, ...]], T]  # a named tuple's _make, e.g. partial(tuple.__new__, HeaderEntry)
+_make_entry: Make[HeaderEntry] = partial(tuple.__new__, HeaderEntry)  # _make without a Python call each
 
 
 @dataclass(frozen=True)
@@ -146,11 +149,14 @@ def _plain_entry(name: str, spec: object, data_start: int, data_size: int) -> He
 _KEYS = ("dtype", "shape", "data_offsets")
 
 
-def _plain_entries(names: list[str], specs: list[Any], data_start: int, data_size: int) -> list[HeaderEntry] | None:
+def _plain_entries(
+    names: list[str], specs: list[Any], data_start: int, data_size: int, make: Make[T], extra: tuple[Any, ...]
+) -> list[T] | None:
     """Every entry at once when all are plainly valid, or ``None`` (then each is checked on its own
     and the first fault is named).  The tests of :func:`_plain_entry`, made column by column with
     C-level ``map``/``set``/``min``/``max`` instead of ~20 Python operations per tensor; what this
-    accepts, :func:`_plain_entry` accepts for every entry, with the same result."""
+    accepts, :func:`_plain_entry` accepts for every entry, with the same result (each made by
+    ``make`` from the entry's fields and ``extra``)."""
     if not specs:
         return []
     if set(map(type, specs)) != {dict}:
@@ -182,17 +188,25 @@ def _plain_entries(names: list[str], specs: list[Any], data_start: int, data_siz
     tuples = list(map(tuple, shapes))
     shared: dict[tuple[int, ...], tuple[int, ...]] = {}
     tuples = list(map(shared.setdefault, tuples, tuples))
-    return list(map(_make_entry, zip(names, dtypes, tuples, starts, stops, strict=True)))
+    return list(map(make, zip(names, dtypes, tuples, starts, stops, *map(repeat, extra), strict=False)))  # (repeat is endless)
 
 
 def parse_header(raw: bytes, file_size: int, path: object) -> Header:
     """Validate a header's JSON bytes (without the 8-byte prefix) against the file's size."""
+    entries, metadata, data_start = _parse(raw, file_size, path, _make_entry, ())
+    return Header(tuple(entries), metadata, data_start)
+
+
+def _parse(
+    raw: bytes, file_size: int, path: object, make: Make[T], extra: tuple[Any, ...]
+) -> tuple[list[T], dict[str, str], int]:
+    """:func:`parse_header`'s work, each entry made by ``make`` from its fields and ``extra``."""
     data_start = 8 + len(raw)
     data_size = file_size - data_start
     doc = _load_json(raw, path)
     metadata: dict[str, str] = {}
     names = [name for name in doc if name != METADATA_KEY]
-    entries = _plain_entries(names, [doc[name] for name in names], data_start, data_size)
+    entries = _plain_entries(names, [doc[name] for name in names], data_start, data_size, make, extra)
     if entries is not None:  # all tensors valid: the metadata is the only thing left to refuse
         if METADATA_KEY in doc:
             metadata = _check_metadata(doc[METADATA_KEY], path)
@@ -203,17 +217,18 @@ def parse_header(raw: bytes, file_size: int, path: object) -> Header:
                 metadata = _check_metadata(spec, path)
             else:
                 plain = _plain_entry(name, spec, data_start, data_size)
-                entries.append(plain or _entry(name, spec, data_start, data_size, path))
+                entries.append(make(tuple(plain or _entry(name, spec, data_start, data_size, path)) + extra))
     entries.sort(key=_BY_OFFSET)
     _check_overlap(entries, path)
-    return Header(tuple(entries), metadata, data_start)
+    return entries, metadata, data_start
 
 
 _BY_OFFSET = operator.itemgetter(3, 4)  # (start, stop) of a HeaderEntry
 
 
-def _check_overlap(entries: list[HeaderEntry], path: object) -> None:
-    prev: HeaderEntry | None = None
+def _check_overlap(entries: list[Any], path: object) -> None:
+    """Entries (sorted by offset) whose bytes overlap are refused; they have HeaderEntry's fields."""
+    prev: Any = None
     for e in entries:
         if e.start == e.stop:
             continue  # empty tensors occupy no bytes
@@ -229,3 +244,14 @@ def read_header(f: Any, file_size: int, path: object) -> Header:
     if len(raw) != n:
         raise _fail(path, "file ended inside the header")
     return parse_header(raw, file_size, path)
+
+
+def read_entries(f: Any, file_size: int, path: object, make: Make[T], extra: tuple[Any, ...]) -> list[T]:
+    """:func:`read_header`'s entries (in storage order), each made by ``make`` from its fields and
+    ``extra``: a reader's own records straight away (``Span``: the fields and the file), not a
+    HeaderEntry each to copy."""
+    n = header_length(f.read(8), file_size, path)
+    raw = f.read(n)
+    if len(raw) != n:
+        raise _fail(path, "file ended inside the header")
+    return _parse(raw, file_size, path, make, extra)[0]
