@@ -103,6 +103,7 @@ class _Mapping:
         index = name_index(self.layout.family) if self.layout else None
         heads = _unpermute_heads(self.layout, self.config)
         mtp_from = _mtp_first_layer(self.layout, self.config)
+        mtp_min = max(mtp_from or 0, 1)  # a plain layer number n is in an MTP layer when n >= this
         key_prefix, skip = split_numbers(self.prefix)[0], len(split_numbers(self.prefix)[1])
         leftover: list[str] = []
         outside: list[str] = []
@@ -116,8 +117,10 @@ class _Mapping:
             if known is None:
                 at = _layer_position(key) if mtp_from is not None else None
                 known = plans[plan_key] = (at, _plan(index, key, len(numbers), key_prefix, skip, under, heads))
-            at, plan = known
-            if at is not None and mtp_from is not None and _in_mtp_layer(name, numbers, at, mtp_from):
+            at, plan = known  # at: where the layer number is, asked only when there are MTP layers
+            if at is not None and (
+                numbers[at] >= mtp_min if at < len(numbers) and numbers[at] < 10**6 else _in_mtp_layer(name, numbers, at, mtp_from)
+            ):  # fmt: skip
                 mtp += 1
             elif type(plan) is _Direct:  # one canonical tensor: the ref is the name and its numbers
                 layer = None if plan.layer_at is None else numbers[plan.layer_at]
@@ -214,9 +217,11 @@ def _layer_position(key: str) -> int | None:
     return None
 
 
-def _in_mtp_layer(name: str, numbers: list[int], at: int, mtp_from: int) -> bool:
+def _in_mtp_layer(name: str, numbers: list[int], at: int, mtp_from: int | None) -> bool:
     """``_layer_number(name, numbers, at) >= mtp_from``; for a plain number n that is
     ``(n or -1) >= mtp_from``, i.e. ``n >= max(mtp_from, 1)`` (mtp_from is never negative)."""
+    if mtp_from is None:
+        return False
     if at < len(numbers) and numbers[at] < 10**6:
         return numbers[at] >= max(mtp_from, 1)
     return _layer_number(name, numbers, at) >= mtp_from
