@@ -114,3 +114,51 @@ def test_duplicate_keys_are_refused_by_name() -> None:
     text = '{"a": {"dtype": "F32", "shape": [], "data_offsets": [0, 4]}, "a": {}}'
     with pytest.raises(InputError, match="duplicate key a"):
         parse_header(text.encode(), 8 + len(text) + 4, "x.safetensors")
+
+
+def _slow_too(raw: bytes, file_size: int, monkeypatch: pytest.MonkeyPatch) -> tuple[Any, Any]:
+    """(the normal parse, the parse with no column-wise or bare-JSON shortcut)."""
+    fast = _outcome(raw, file_size)
+    with monkeypatch.context() as m:
+        m.setattr(safetensors_header, "_parse_plain", lambda *a: None)
+        m.setattr(safetensors_header, "_plain_entries", lambda *a: None)
+        slow = _outcome(raw, file_size)
+    return fast, slow
+
+
+_E = '{"dtype": "F32", "shape": [1], "data_offsets": [%d, %d]}'
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        '{"a": ' + _E % (0, 4) + ', "a": ' + _E % (4, 8) + "}",  # a tensor named twice
+        '{"a": {"dtype": "F32", "dtype": "F32", "shape": [1], "data_offsets": [0, 4]}}',  # a key twice
+        '{"a": {"dtype": "F32", "shape": [1], "data_offsets": [0, 4], "shape": [1]}}',
+        '{"__metadata__": {"k": "v", "k": "w"}, "a": ' + _E % (0, 4) + "}",
+        '{"__metadata__": {"k": "v"}, "__metadata__": {}, "a": ' + _E % (0, 4) + "}",
+        '{"a:b": ' + _E % (0, 4) + ', "a:b": ' + _E % (4, 8) + "}",  # colons inside repeated names
+        '{"__metadata__": {"k:": ":v:"}, "x::": ' + _E % (0, 4) + ', "y": ' + _E % (4, 8) + "}",  # valid
+        '{"a\\u003a": ' + _E % (0, 4) + ', "a:": ' + _E % (4, 8) + "}",  # an escaped colon: the same name
+        '{"\\u0061": ' + _E % (0, 4) + ', "b": ' + _E % (4, 8) + "}",  # escapes, valid
+        '{"a": ' + _E % (0, 4) + ', "b": ' + _E % (4, 8) + "}",
+        '{"a": ' + _E % (0, 4) + ', "b": {"dtype": "F32", "shape": [1], "data_offsets": [4, 8], "x": ":"}}',
+        "{}",
+        '{"__metadata__": {}}',
+    ],
+)
+def test_repeated_keys_are_caught_without_the_hook(text: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    raw = text.encode()
+    fast, slow = _slow_too(raw, 8 + len(raw) + 8, monkeypatch)
+    assert fast == slow
+    if "duplicate" in str(slow):
+        assert isinstance(fast, tuple) and "duplicate key" in fast[1]
+
+
+def test_a_plain_header_takes_the_bare_json_parse(monkeypatch: pytest.MonkeyPatch) -> None:
+    doc, size = _doc(5_000, seed=4)
+    doc["__metadata__"]["note"] = "a: b"
+    raw = json.dumps(doc).encode()
+    assert safetensors_header._parse_plain(raw, 8 + len(raw), size, tuple, ()) is not None
+    fast, slow = _slow_too(raw, 8 + len(raw) + size, monkeypatch)
+    assert fast == slow
