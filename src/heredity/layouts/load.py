@@ -6,8 +6,10 @@ When the family's names sit under a wrapper prefix (:mod:`heredity.layouts.wrapp
 names outside that prefix are other parts of the checkpoint (a vision tower): they become
 ``Model.components``, grouped by their own prefix, and are neither inferred nor scored.
 
-Each name is split into its key and numbers once; table lookups are memoised per key, so mapping
-costs one regex pass over the names plus one dict lookup each (100,000 names in well under a second).
+Each name is split into its key and numbers once (:func:`~heredity.layouts.matching.split_names`,
+decided per digit pattern); what a key maps to is decided once per key (:func:`_plan`), so a name
+costs a dict lookup and, when it maps to one tensor, its ref (a DeepSeek-V3 header: 95,000 names,
+~40 keys; ``benchmarks/inventory.py``).
 """
 
 from __future__ import annotations
