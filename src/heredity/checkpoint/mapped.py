@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import contextlib
 import mmap
-from collections.abc import Callable, Mapping, Sequence
+import operator
+from collections.abc import Callable, ItemsView, Iterable, Iterator, Mapping, Sequence, ValuesView
 from pathlib import Path
 from typing import Any, NamedTuple
 
@@ -42,6 +43,59 @@ class Span(NamedTuple):
     file: Path
 
 
+def _infos(spans: Iterable[Span]) -> Iterator[TensorInfo]:
+    """``TensorInfo(s.name, s.shape, s.dtype, s.stop - s.start, str(s.file))`` for each span, each
+    file's path spelled once (a DeepSeek-V3 header has 95,000 spans over a few files)."""
+    spelled: dict[Path, str] = {}
+    for s in spans:
+        file = spelled.get(s.file)
+        if file is None:
+            file = spelled[s.file] = str(s.file)
+        yield TensorInfo(s.name, s.shape, s.dtype, s.stop - s.start, file)
+
+
+_NAME = operator.itemgetter(0)  # of a Span
+
+
+class _Inventory(Mapping[str, TensorInfo]):
+    """name -> :class:`TensorInfo`, each made from its span when first asked for, and all at once by
+    ``items()``/``values()``: laying out a 100,000-tensor header asks for a few hundred (the spans are
+    all a layout needs to map the rest), and 100,000 objects that nothing asks for cost their
+    making and a garbage-collector pass."""
+
+    def __init__(self, spans: dict[str, Span]) -> None:
+        self._spans = spans
+        self._made: dict[str, TensorInfo] = {}
+
+    def __getitem__(self, name: str) -> TensorInfo:
+        info = self._made.get(name)
+        if info is None:
+            info = self._made[name] = next(_infos((self._spans[name],)))
+        return info
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._spans)
+
+    def __len__(self) -> int:
+        return len(self._spans)
+
+    def __contains__(self, name: object) -> bool:
+        return name in self._spans
+
+    def _all(self) -> dict[str, TensorInfo]:
+        if len(self._made) < len(self._spans):  # in storage order, keeping those already made
+            made = dict(zip(self._spans, _infos(self._spans.values()), strict=True))
+            made.update(self._made)
+            self._made = made
+        return self._made
+
+    def items(self) -> ItemsView[str, TensorInfo]:
+        return self._all().items()
+
+    def values(self) -> ValuesView[TensorInfo]:
+        return self._all().values()
+
+
 class MappedCheckpoint(Checkpoint):
     """Tensors as validated byte ranges of files (validation is the caller's job)."""
 
@@ -50,10 +104,8 @@ class MappedCheckpoint(Checkpoint):
         self.format = fmt
         self.config = config
         self.warnings: list[str] = []
-        self._spans = {s.name: s for s in spans}
-        self._inventory = {
-            s.name: TensorInfo(s.name, s.shape, s.dtype, s.stop - s.start, str(s.file)) for s in spans
-        }
+        self._spans = dict(zip(map(_NAME, spans), spans, strict=True))  # {s.name: s}, at C speed
+        self._inventory = _Inventory(self._spans)
         self._maps: dict[Path, mmap.mmap] = {}
         self._closed = False
 

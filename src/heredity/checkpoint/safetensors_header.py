@@ -10,9 +10,13 @@ from __future__ import annotations
 
 import json
 import math
+import operator
 import struct
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, NamedTuple
+from functools import partial
+from itertools import chain, repeat
+from typing import Any, NamedTuple, TypeVar
 
 from heredity.checkpoint.dtypes import ITEMSIZE, SAFETENSORS_DTYPES
 from heredity.errors import CorruptCheckpointError, UnsupportedFormatError, safe_name
@@ -32,6 +36,11 @@ class HeaderEntry(NamedTuple):
     shape: tuple[int, ...]
     start: int
     stop: int
+
+
+T = TypeVar("T", bound=tuple[Any, ...])
+Make = Callable[[tuple[Any, ...]], T]  # a named tuple's _make, e.g. partial(tuple.__new__, HeaderEntry)
+_make_entry: Make[HeaderEntry] = partial(tuple.__new__, HeaderEntry)  # _make without a Python call each
 
 
 @dataclass(frozen=True)
@@ -58,7 +67,10 @@ def header_length(prefix: bytes, file_size: int, path: object) -> int:
 
 
 def _no_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
-    out: dict[str, Any] = {}
+    out = dict(pairs)  # one C call; only an object with a repeated key takes the loop that names it
+    if len(out) == len(pairs):
+        return out
+    out = {}
     for key, value in pairs:
         if key in out:
             raise ValueError(f"duplicate key {safe_name(key, 80)}")
@@ -134,26 +146,138 @@ def _plain_entry(name: str, spec: object, data_start: int, data_size: int) -> He
     return HeaderEntry(name, dtype, tuple(shape), data_start + begin, data_start + end)
 
 
+_KEYS = ("dtype", "shape", "data_offsets")
+
+
+def _plain_entries(
+    names: list[str], specs: list[Any], data_start: int, data_size: int, make: Make[T], extra: tuple[Any, ...]
+) -> list[T] | None:
+    """Every entry at once when all are plainly valid, or ``None`` (then each is checked on its own
+    and the first fault is named).  The tests of :func:`_plain_entry`, made column by column with
+    C-level ``map``/``set``/``min``/``max`` instead of ~20 Python operations per tensor; what this
+    accepts, :func:`_plain_entry` accepts for every entry, with the same result (each made by
+    ``make`` from the entry's fields and ``extra``)."""
+    if not specs:
+        return []
+    if set(map(type, specs)) != {dict}:
+        return None
+    try:
+        dtypes, shapes, offsets = (list(map(operator.itemgetter(k), specs)) for k in _KEYS)
+    except KeyError:
+        return None
+    if set(map(type, dtypes)) != {str} or not ITEMSIZE.keys() >= set(dtypes):
+        return None
+    if set(map(type, shapes)) != {list} or max(map(len, shapes)) > MAX_DIMS:
+        return None
+    dims = list(chain.from_iterable(shapes))
+    if dims and (set(map(type, dims)) != {int} or min(dims) < 0):
+        return None
+    if set(map(type, offsets)) != {list} or set(map(len, offsets)) != {2}:
+        return None
+    ends = list(chain.from_iterable(offsets))
+    if set(map(type, ends)) != {int}:
+        return None
+    begins, ends = ends[0::2], ends[1::2]
+    sizes = list(map(operator.mul, map(math.prod, shapes), map(ITEMSIZE.__getitem__, dtypes)))
+    # sizes are >= 0, so equal differences also say begin <= end
+    if min(begins) < 0 or max(ends) > data_size or list(map(operator.sub, ends, begins)) != sizes:
+        return None
+    starts, stops = map(data_start.__add__, begins), map(data_start.__add__, ends)
+    # equal shapes share one tuple (their dims are all exact ints, so equal means the same): a few
+    # dozen objects instead of one per tensor for the garbage collector to walk
+    tuples = list(map(tuple, shapes))
+    shared: dict[tuple[int, ...], tuple[int, ...]] = {}
+    tuples = list(map(shared.setdefault, tuples, tuples))
+    return list(map(make, zip(names, dtypes, tuples, starts, stops, *map(repeat, extra), strict=False)))  # (repeat is endless)
+
+
 def parse_header(raw: bytes, file_size: int, path: object) -> Header:
     """Validate a header's JSON bytes (without the 8-byte prefix) against the file's size."""
-    data_start = 8 + len(raw)
-    data_size = file_size - data_start
-    doc = _load_json(raw, path)
-    metadata: dict[str, str] = {}
-    entries = []
-    for name, spec in doc.items():
-        if name == METADATA_KEY:
-            metadata = _check_metadata(spec, path)
-        else:
-            plain = _plain_entry(name, spec, data_start, data_size)
-            entries.append(plain or _entry(name, spec, data_start, data_size, path))
-    entries.sort(key=lambda e: (e.start, e.stop))
-    _check_overlap(entries, path)
+    entries, metadata, data_start = _parse(raw, file_size, path, _make_entry, ())
     return Header(tuple(entries), metadata, data_start)
 
 
-def _check_overlap(entries: list[HeaderEntry], path: object) -> None:
-    prev: HeaderEntry | None = None
+def _tensors_of(doc: dict[str, Any]) -> tuple[list[str], list[Any]]:
+    """The header's tensor names and entries (all but ``__metadata__``), in file order."""
+    names, specs = list(doc), list(doc.values())
+    if METADATA_KEY in doc:
+        del specs[names.index(METADATA_KEY)]
+        names.remove(METADATA_KEY)
+    return names, specs
+
+
+def _parse_plain(
+    raw: bytes, data_start: int, data_size: int, make: Make[T], extra: tuple[Any, ...]
+) -> tuple[list[T], dict[str, str]] | None:
+    """The entries and metadata of a plainly valid header, from a bare ``json.loads`` (a third
+    faster than one calling a duplicate-key hook per object); None for anything else, which
+    :func:`_load_json` and the per-entry checks then parse again and name the fault of.
+
+    Repeated keys, which a bare parse silently merges, are ruled out by counting: with no
+    backslash in the text every string is spelled as parsed, so the ``:`` outside strings (the
+    text's ``:`` less those inside the parsed strings) number the key/value pairs the text holds;
+    equal to the keys parsed means none repeated (each repeat would leave one pair, and its
+    strings' ``:``, uncounted).  The tally covers every string because a plain header holds only
+    tensor entries of exactly ``dtype`` (a known dtype: no ``:``), ``shape`` and ``data_offsets``
+    (integers), and ``__metadata__`` strings."""
+    if b"\\" in raw:
+        return None
+    try:
+        doc = json.loads(raw.decode("utf-8"))
+    except (ValueError, UnicodeDecodeError, RecursionError):
+        return None
+    if type(doc) is not dict:
+        return None
+    metadata = doc.get(METADATA_KEY, {})
+    if type(metadata) is not dict or not all(type(v) is str for v in metadata.values()):
+        return None
+    names, specs = _tensors_of(doc)
+    entries = _plain_entries(names, specs, data_start, data_size, make, extra)
+    if entries is None or (specs and set(map(len, specs)) != {3}):
+        return None
+    inside = sum(map(str.count, names, repeat(":"))) + sum(k.count(":") + v.count(":") for k, v in metadata.items())
+    if raw.count(b":") - inside != len(doc) + 3 * len(specs) + len(metadata):
+        return None
+    return entries, dict(metadata)
+
+
+def _parse(
+    raw: bytes, file_size: int, path: object, make: Make[T], extra: tuple[Any, ...]
+) -> tuple[list[T], dict[str, str], int]:
+    """:func:`parse_header`'s work, each entry made by ``make`` from its fields and ``extra``."""
+    data_start = 8 + len(raw)
+    data_size = file_size - data_start
+    quick = _parse_plain(raw, data_start, data_size, make, extra)
+    if quick is not None:
+        quick[0].sort(key=_BY_OFFSET)
+        _check_overlap(quick[0], path)
+        return quick[0], quick[1], data_start
+    doc = _load_json(raw, path)
+    metadata: dict[str, str] = {}
+    names, specs = _tensors_of(doc)
+    entries = _plain_entries(names, specs, data_start, data_size, make, extra)
+    if entries is not None:  # all tensors valid: the metadata is the only thing left to refuse
+        if METADATA_KEY in doc:
+            metadata = _check_metadata(doc[METADATA_KEY], path)
+    else:  # in file order, so that the first fault is the one named
+        entries = []
+        for name, spec in doc.items():
+            if name == METADATA_KEY:
+                metadata = _check_metadata(spec, path)
+            else:
+                plain = _plain_entry(name, spec, data_start, data_size)
+                entries.append(make(tuple(plain or _entry(name, spec, data_start, data_size, path)) + extra))
+    entries.sort(key=_BY_OFFSET)
+    _check_overlap(entries, path)
+    return entries, metadata, data_start
+
+
+_BY_OFFSET = operator.itemgetter(3, 4)  # (start, stop) of a HeaderEntry
+
+
+def _check_overlap(entries: list[Any], path: object) -> None:
+    """Entries (sorted by offset) whose bytes overlap are refused; they have HeaderEntry's fields."""
+    prev: Any = None
     for e in entries:
         if e.start == e.stop:
             continue  # empty tensors occupy no bytes
@@ -169,3 +293,14 @@ def read_header(f: Any, file_size: int, path: object) -> Header:
     if len(raw) != n:
         raise _fail(path, "file ended inside the header")
     return parse_header(raw, file_size, path)
+
+
+def read_entries(f: Any, file_size: int, path: object, make: Make[T], extra: tuple[Any, ...]) -> list[T]:
+    """:func:`read_header`'s entries (in storage order), each made by ``make`` from its fields and
+    ``extra``: a reader's own records straight away (``Span``: the fields and the file), not a
+    HeaderEntry each to copy."""
+    n = header_length(f.read(8), file_size, path)
+    raw = f.read(n)
+    if len(raw) != n:
+        raise _fail(path, "file ended inside the header")
+    return _parse(raw, file_size, path, make, extra)[0]

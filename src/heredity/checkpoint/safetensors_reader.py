@@ -9,26 +9,27 @@ inside the folder (no absolute paths, no ``..``, no symlink leading out).
 from __future__ import annotations
 
 import os
+from functools import partial
 from pathlib import Path
 
 from heredity.checkpoint._gc import gc_paused
 from heredity.checkpoint.config_file import config_beside
 from heredity.checkpoint.mapped import MappedCheckpoint, Span
-from heredity.checkpoint.safetensors_header import HeaderEntry, read_header
+from heredity.checkpoint.safetensors_header import Make, read_entries
 from heredity.checkpoint.shard_index import INDEX_FIX, read_weight_map, shard_path
 from heredity.errors import CorruptCheckpointError, NotFoundError, safe_name
 
 INDEX_NAME = "model.safetensors.index.json"
 
 
-def _header_of(file: Path) -> list[HeaderEntry]:
+_make_span: Make[Span] = partial(tuple.__new__, Span)  # Span._make without a Python call per tensor
+
+
+def _spans_of(file: Path) -> list[Span]:
+    """The file's validated header entries as spans (a Span is a HeaderEntry and its file)."""
     size = file.stat().st_size
     with open(file, "rb") as f:
-        return list(read_header(f, size, file).entries)
-
-
-def _span(e: HeaderEntry, file: Path) -> Span:
-    return Span(e.name, e.dtype, e.shape, e.start, e.stop, file)
+        return read_entries(f, size, file, _make_span, (file,))
 
 
 def open_safetensors(path: str | os.PathLike[str]) -> MappedCheckpoint:
@@ -40,7 +41,7 @@ def open_safetensors(path: str | os.PathLike[str]) -> MappedCheckpoint:
         if p.is_dir() or p.name.endswith(".index.json"):
             index = p / INDEX_NAME if p.is_dir() else p
             return _open_sharded(index)
-        spans = [_span(e, p) for e in _header_of(p)]
+        spans = _spans_of(p)
         return MappedCheckpoint(p, "safetensors", spans, config_beside(p))
 
 
@@ -54,8 +55,10 @@ def _open_sharded(index: Path) -> MappedCheckpoint:
     for name, fname in weight_map.items():
         by_shard.setdefault(fname, []).append(name)
     spans: list[Span] = []
+    order: list[tuple[str, int]] = []  # (file, start): storage order across the shards
     for fname, shard in shards.items():
-        headers = {e.name: e for e in _header_of(shard)}
+        headers = {s.name: s for s in _spans_of(shard)}
+        spelled = str(shard)
         for name in by_shard[fname]:
             if name not in headers:
                 raise CorruptCheckpointError(
@@ -63,6 +66,8 @@ def _open_sharded(index: Path) -> MappedCheckpoint:
                     path=index,
                     fix=INDEX_FIX,
                 )
-            spans.append(_span(headers[name], shard))
-    spans.sort(key=lambda s: (str(s.file), s.start))
+            span = headers[name]
+            spans.append(span)
+            order.append((spelled, span.start))
+    spans = list(map(spans.__getitem__, sorted(range(len(spans)), key=order.__getitem__)))
     return MappedCheckpoint(folder, "safetensors", spans, config_beside(folder))

@@ -9,9 +9,13 @@ notes say so; it never overrides a role a table already provided.
 
 from __future__ import annotations
 
+import functools
 from collections import Counter
+from collections.abc import Callable, Mapping
+from itertools import repeat
 
 from heredity.checkpoint.base import TensorInfo
+from heredity.layouts.matching import digit_patterns
 from heredity.layouts.model import TensorRef
 from heredity.layouts.roles import Role
 
@@ -37,23 +41,59 @@ _ATTN_HINTS = ("attn", "attention", "input", "ln_1", "ln1", "sa_")
 _MLP_HINTS = ("ffn", "mlp", "post_attention", "ln_2", "ln2", "feed_forward")
 
 
-def infer_refs(infos: list[TensorInfo], known: list[TensorRef]) -> tuple[list[TensorRef], list[str]]:
-    """Refs inferred from name patterns and shapes, and the names that stay unknown."""
-    taken = {r.key for r in known}
-    hidden = _hidden(infos, known)
+def infer_refs(
+    names: list[str], inventory: Mapping[str, TensorInfo], known: list[TensorRef]
+) -> tuple[list[TensorRef], list[str]]:
+    """Refs inferred from name patterns and shapes for ``names`` (of ``inventory``), and the names
+    that stay unknown.
+
+    Names nested below their layer (``layers.3.mlp.experts.7.w.weight_scale_inv``: DeepSeek-V3 has
+    ~46,000) are refused once per digit pattern (:func:`_nested`) without their inventory entry; the
+    keys already taken and the hidden width are only worked out when some name needs them."""
+    patterns = digit_patterns(names)
+    taken: set[tuple[Role, int | None, int | None]] | None = None
+    hidden = _Hidden(names, inventory)
     refs: list[TensorRef] = []
     unknown: list[str] = []
-    for info in infos:
-        ref = _infer_one(info, hidden)
-        if ref is None or ref.key in taken:
-            unknown.append(info.name)
+    for name, pattern in zip(names, patterns or repeat(None), strict=False):
+        if pattern is not None and _nested(pattern):
+            unknown.append(name)
+            continue
+        ref = _infer_one(inventory[name], hidden)
+        if ref is not None and taken is None:
+            taken = {r.key for r in known}
+        if ref is None or taken is None or ref.key in taken:
+            unknown.append(name)
         else:
             taken.add(ref.key)
             refs.append(ref)
     return refs, unknown
 
 
-def _hidden(infos: list[TensorInfo], known: list[TensorRef]) -> int | None:
+class _Hidden:
+    """The hidden width :func:`_hidden` finds among the names' shapes, found when first asked for."""
+
+    def __init__(self, names: list[str], inventory: Mapping[str, TensorInfo]) -> None:
+        self._names, self._inventory = names, inventory
+        self._value: tuple[int | None] | None = None
+
+    def __call__(self) -> int | None:
+        if self._value is None:
+            self._value = (_hidden([self._inventory[n] for n in self._names]),)
+        return self._value[0]
+
+
+@functools.lru_cache(maxsize=4096)
+def _nested(pattern: str) -> bool:
+    """True when :func:`_infer_one` refuses every name with this digit pattern (see
+    :func:`~heredity.layouts.matching.digit_patterns`) for a number or nothing after its layer.  One
+    stand-in name decides for all: its digits are zeros, and the tests made on the way (``isdigit``,
+    ``isascii``, segment lengths, layer words) come out the same for any digits in the same places."""
+    _, rest = layer_of(pattern.replace("#", "0"))
+    return not rest or any(p.isdigit() for p in rest)
+
+
+def _hidden(infos: list[TensorInfo]) -> int | None:
     """The most common 1-D length (norms are hidden-sized), else the most common axis length."""
     vectors = Counter(i.shape[0] for i in infos if len(i.shape) == 1)
     if vectors:
@@ -72,7 +112,7 @@ def layer_of(name: str) -> tuple[int | None, list[str]]:
     return None, parts
 
 
-def _infer_one(info: TensorInfo, hidden: int | None) -> TensorRef | None:
+def _infer_one(info: TensorInfo, hidden: Callable[[], int | None]) -> TensorRef | None:
     layer, rest = layer_of(info.name)
     if not rest or any(p.isdigit() for p in rest):
         return None  # expert-indexed or otherwise nested: leave unknown
@@ -102,18 +142,19 @@ def _norm_role(text: str) -> Role | None:
     return None
 
 
-def _infer_global(info: TensorInfo, text: str, hidden: int | None) -> TensorRef | None:
+def _infer_global(info: TensorInfo, text: str, hidden: Callable[[], int | None]) -> TensorRef | None:
     if len(info.shape) == 2 and any(w in text for w in ("embed", "wte", "tok_emb", "word_emb")):
-        return TensorRef(info.name, Role.EMBED, transpose=hidden is not None and info.shape[0] == hidden)
+        return TensorRef(info.name, Role.EMBED, transpose=info.shape[0] == hidden())
     if len(info.shape) == 2 and any(w in text for w in ("lm_head", "output", "classifier")):
-        return TensorRef(info.name, Role.LM_HEAD, transpose=hidden is not None and info.shape[0] == hidden)
+        return TensorRef(info.name, Role.LM_HEAD, transpose=info.shape[0] == hidden())
     if len(info.shape) == 1 and "norm" in text and "bias" not in text:
         return TensorRef(info.name, Role.FINAL_NORM)
     return None
 
 
-def _needs_transpose(role: Role, shape: tuple[int, ...], hidden: int | None) -> bool:
+def _needs_transpose(role: Role, shape: tuple[int, ...], width: Callable[[], int | None]) -> bool:
     """True when a weight is stored ``[in, out]`` (Conv1D, JAX/Flax exports)."""
+    hidden = width()
     if hidden is None or shape[0] == shape[1]:
         return False
     if role in _OUT_IN:

@@ -6,15 +6,17 @@ When the family's names sit under a wrapper prefix (:mod:`heredity.layouts.wrapp
 names outside that prefix are other parts of the checkpoint (a vision tower): they become
 ``Model.components``, grouped by their own prefix, and are neither inferred nor scored.
 
-Each name is split into its key and numbers once; table lookups are memoised per key, so mapping
-costs one regex pass over the names plus one dict lookup each (100,000 names in well under a second).
+Each name is split into its key and numbers once (:func:`~heredity.layouts.matching.split_names`,
+decided per digit pattern); what a key maps to is decided once per key (:func:`_plan`), so a name
+costs a dict lookup and, when it maps to one tensor, its ref (a DeepSeek-V3 header: 95,000 names,
+~40 keys; ``benchmarks/inventory.py``).
 """
 
 from __future__ import annotations
 
 import functools
 import os
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -24,9 +26,10 @@ from heredity.checkpoint.base import Checkpoint, TensorInfo
 from heredity.errors import safe_name
 from heredity.layouts.expand import refs_for
 from heredity.layouts.infer import LAYER_WORDS, infer_refs, layer_of
-from heredity.layouts.matching import Match, NameIndex, slot_match, split_numbers
+from heredity.layouts.matching import NameIndex, Slot, slot_match, split_names, split_numbers
 from heredity.layouts.model import Component, Model, TensorRef
 from heredity.layouts.registry import detect_split, name_index
+from heredity.layouts.roles import Role
 from heredity.layouts.schema import Layout
 from heredity.layouts.spec import SpecInputs, build_spec, config_int, flatten_config
 
@@ -51,12 +54,12 @@ def model_from_checkpoint(checkpoint: Checkpoint) -> Model:
 def _model_from_checkpoint(checkpoint: Checkpoint) -> Model:
     inventory = checkpoint.tensors
     config = flatten_config(checkpoint.config or {})
-    split = [(name, *split_numbers(name)) for name in inventory]
+    split = split_names(list(inventory))
     detection = detect_split(config, checkpoint.format, split)
     notes = [detection.reason]
     mapped = _Mapping(detection.layout, detection.prefix, config, inventory, checkpoint.source, notes)
     mapped.run(split)
-    inp = SpecInputs(detection.layout, config, mapped.refs, {n: i.shape for n, i in inventory.items()},
+    inp = SpecInputs(detection.layout, config, mapped.refs, _Shapes(inventory),
                      checkpoint.format, notes, family=detection.family,
                      inferred=mapped.inferred > 0)  # fmt: skip
     spec = build_spec(inp)
@@ -65,6 +68,22 @@ def _model_from_checkpoint(checkpoint: Checkpoint) -> Model:
             checkpoint.warnings.append(w)
     return Model(checkpoint=checkpoint, spec=spec, refs=mapped.refs, unknown=mapped.unknown,
                  prefix=detection.prefix, components=mapped.components)  # fmt: skip
+
+
+class _Shapes(Mapping[str, tuple[int, ...]]):
+    """name -> stored shape, read from the inventory when asked (the spec asks for a few)."""
+
+    def __init__(self, inventory: Mapping[str, TensorInfo]) -> None:
+        self._inventory = inventory
+
+    def __getitem__(self, name: str) -> tuple[int, ...]:
+        return self._inventory[name].shape
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._inventory)
+
+    def __len__(self) -> int:
+        return len(self._inventory)
 
 
 @dataclass
@@ -86,19 +105,35 @@ class _Mapping:
         index = name_index(self.layout.family) if self.layout else None
         heads = _unpermute_heads(self.layout, self.config)
         mtp_from = _mtp_first_layer(self.layout, self.config)
+        mtp_min = max(mtp_from or 0, 1)  # a plain layer number n is in an MTP layer when n >= this
         key_prefix, skip = split_numbers(self.prefix)[0], len(split_numbers(self.prefix)[1])
         leftover: list[str] = []
         outside: list[str] = []
         ignored = mtp = 0
+        plans: dict[tuple[str, int, bool], tuple[int | None, _Plan]] = {}  # per key, not per name
+        add_ref = self.refs.append
         for name, key, numbers in split:
-            if mtp_from is not None and _layer_number(name, key, numbers) >= mtp_from:
-                mtp += 1
-                continue
             under = bool(self.prefix) and name.startswith(self.prefix)
-            found = _resolve(index, key, numbers, key_prefix, skip, under) if index else None
-            if isinstance(found, Match):
+            plan_key = (key, len(numbers), under)
+            known = plans.get(plan_key)
+            if known is None:
+                at = _layer_position(key) if mtp_from is not None else None
+                known = plans[plan_key] = (at, _plan(index, key, len(numbers), key_prefix, skip, under, heads))
+            at, plan = known  # at: where the layer number is, asked only when there are MTP layers
+            if at is not None and (
+                numbers[at] >= mtp_min if at < len(numbers) and numbers[at] < 10**6 else _in_mtp_layer(name, numbers, at, mtp_from)
+            ):  # fmt: skip
+                mtp += 1
+            elif type(plan) is _Direct:  # one canonical tensor: the ref is the name and its numbers
+                layer = None if plan.layer_at is None else numbers[plan.layer_at]
+                expert = None if plan.expert_at is None else numbers[plan.expert_at]
+                add_ref(TensorRef(name, plan.role, layer, expert, None, plan.transpose, None, plan.unpermute,
+                                  plan.plus_one))  # fmt: skip
+            elif isinstance(plan, tuple):  # fused or split tensors: their shapes decide the refs
+                slot, offset = plan
+                found = slot_match(slot, numbers[offset:])
                 self.refs.extend(refs_for(found, self.inventory[name], heads, self.source))
-            elif found is IGNORED:
+            elif plan is IGNORED:
                 ignored += 1
             elif self.prefix and not under:
                 outside.append(name)
@@ -113,7 +148,7 @@ class _Mapping:
             n = sum(len(c.names) for c in self.components)
             self.notes.append(f"{n} tensors of {len(self.components)} other components outside "
                               f"'{safe_name(self.prefix, 80)}' reported, not mapped")  # fmt: skip
-        inferred, self.unknown = infer_refs([self.inventory[n] for n in leftover + stray], self.refs)
+        inferred, self.unknown = infer_refs(leftover + stray, self.inventory, self.refs)
         self.inferred = len(inferred)
         if inferred:
             self.notes.append(
@@ -129,18 +164,47 @@ class _Ignored:
 IGNORED = _Ignored()
 
 
-def _resolve(
-    index: NameIndex, key: str, numbers: list[int], key_prefix: str, skip: int, under: bool
-) -> Match | _Ignored | None:
-    """A name's match: under the wrapper prefix first (when it has it), else as stored."""
+@dataclass(frozen=True)
+class _Direct:
+    """How every name of one key becomes its single ref: :func:`refs_for` of an entry that is
+    neither fused over experts nor split into several roles, decided once."""
+
+    role: Role
+    layer_at: int | None  # position of the layer / expert number among the name's numbers
+    expert_at: int | None
+    transpose: bool
+    unpermute: int | None
+    plus_one: bool
+
+
+_Plan = _Direct | tuple[Slot, int] | _Ignored | None  # (slot, numbers to skip): refs_for per name
+_UNSEEN: Any = object()
+
+
+def _plan(
+    index: NameIndex | None, key: str, count: int, key_prefix: str, skip: int, under: bool,
+    heads: dict[str, int | None],
+) -> _Plan:  # fmt: skip
+    """What names of one key (with ``count`` numbers) map to: under the wrapper prefix first (when
+    they have it), else as stored."""
+    if index is None:
+        return None
+    slot, offset = None, 0
     if under:
-        slot = index.lookup(key[len(key_prefix) :], len(numbers) - skip)
-        if slot is not None:
-            return IGNORED if slot.entry is None else slot_match(slot, numbers[skip:])
-    slot = index.lookup(key, len(numbers))
+        slot, offset = index.lookup(key[len(key_prefix) :], count - skip), skip
+    if slot is None:
+        slot, offset = index.lookup(key, count), 0
     if slot is None:
         return None
-    return IGNORED if slot.entry is None else slot_match(slot, numbers)
+    entry = slot.entry
+    if entry is None:
+        return IGNORED
+    if entry.fused_experts or len(entry.roles) != 1:
+        return slot, offset
+    unpermute = heads.get(entry.unpermute) if entry.unpermute else None
+    layer_at = None if slot.layer_at is None else slot.layer_at + offset
+    expert_at = None if slot.expert_at is None else slot.expert_at + offset
+    return _Direct(entry.roles[0], layer_at, expert_at, entry.transpose, unpermute, entry.plus_one)
 
 
 @functools.lru_cache(maxsize=4096)
@@ -155,12 +219,23 @@ def _layer_position(key: str) -> int | None:
     return None
 
 
-def _layer_number(name: str, key: str, numbers: list[int]) -> int:
-    """``layer_of(name)[0] or -1``, read from the key's numbers (a 7-digit "layer": layer_of decides)."""
-    at = _layer_position(key)
-    if at is not None and numbers[at] < 10**6:
+def _in_mtp_layer(name: str, numbers: list[int], at: int, mtp_from: int | None) -> bool:
+    """``_layer_number(name, numbers, at) >= mtp_from``; for a plain number n that is
+    ``(n or -1) >= mtp_from``, i.e. ``n >= max(mtp_from, 1)`` (mtp_from is never negative)."""
+    if mtp_from is None:
+        return False
+    if at < len(numbers) and numbers[at] < 10**6:
+        return numbers[at] >= max(mtp_from, 1)
+    return _layer_number(name, numbers, at) >= mtp_from
+
+
+def _layer_number(name: str, numbers: list[int], at: int) -> int:
+    """``layer_of(name)[0] or -1`` for a name whose key has its layer number at ``at`` (see
+    :func:`_layer_position`; names without one are at layer -1), read from the name's numbers (a
+    7-digit "layer": layer_of decides)."""
+    if at < len(numbers) and numbers[at] < 10**6:
         return numbers[at] or -1
-    return (layer_of(name)[0] or -1) if at is not None else -1
+    return layer_of(name)[0] or -1  # a name with '#' where keys have their numbers: layer_of decides
 
 
 def _components(names: list[str], depth: int) -> tuple[tuple[Component, ...], list[str]]:

@@ -110,7 +110,7 @@ class Model:
         self._by_key: dict[tuple[Role, int | None, int | None], TensorRef] = {}
         self._by_role: dict[Role, list[TensorRef]] = {}  # so per-role queries cost their refs, not all
         for r in self.refs:
-            self._by_key.setdefault(r.key, r)
+            self._by_key.setdefault((r.role, r.layer, r.expert), r)  # r.key, without a call per ref
             self._by_role.setdefault(r.role, []).append(r)
 
     @staticmethod

@@ -10,7 +10,9 @@ names loses to a name-detected one (configs get copied between repositories).
 from __future__ import annotations
 
 import functools
+import operator
 import re
+from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
@@ -19,7 +21,7 @@ from typing import Any
 from heredity.errors import safe_name
 from heredity.layouts.matching import NameIndex, split_numbers
 from heredity.layouts.schema import Layout, LayoutError, load_layout_file
-from heredity.layouts.wrappers import Fit, KeyCounts, best_fit, candidate_prefixes, key_counts, literal_prefix
+from heredity.layouts.wrappers import Fit, KeyCounts, best_fit, candidate_prefixes, literal_prefix
 
 # the tables ship inside the package as plain files (importlib.resources would import tempfile and
 # zipfile: ~8 ms of every start-up)
@@ -95,7 +97,7 @@ def _detect(config: dict[str, Any], fmt: str, split: list[tuple[str, str, list[i
             f" (architecture '{arch}')" if arch else ""
         )
         return Detection(by_format[0], why)
-    counts = key_counts((key, numbers) for _, key, numbers in split)
+    counts: KeyCounts = Counter(zip(map(_KEY, split), map(len, map(_NUMBERS, split)), strict=True))
     candidates = candidate_prefixes(counts)
     by_config = _from_config(config)
     best, best_fit_ = _best_by_names(counts, candidates)
@@ -108,6 +110,9 @@ def _detect(config: dict[str, Any], fmt: str, split: list[tuple[str, str, list[i
     if best is not None and best_fit_.hits:
         return _found(best, best_fit_, f"family '{best.family}' recognised from tensor names", split)
     return Detection(None, "no family table matches; roles inferred from names and shapes")
+
+
+_KEY, _NUMBERS = operator.itemgetter(1), operator.itemgetter(2)  # of (name, key, numbers): C-level counting
 
 
 def _found(layout: Layout, fit: Fit, why: str, split: list[tuple[str, str, list[int]]]) -> Detection:

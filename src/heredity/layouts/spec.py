@@ -79,16 +79,26 @@ class SpecInputs:
     warnings: list[str] = field(default_factory=list)
     family: str | None = None  # reported family when it is not the table's (a GGUF's architecture)
     inferred: bool = False  # some roles were inferred from names/shapes, not taken from the table
+    _first: dict[Role, tuple[tuple[int, int, int], TensorRef]] | None = field(
+        default=None, init=False, repr=False, compare=False
+    )  # role -> its first ref by (layer, expert, position)
 
     def cfg(self, name: str) -> int | None:
         keys = self.layout.config.get(name, ()) if self.layout else GENERIC_CONFIG.get(name, ())
         return config_int(self.config, tuple(keys))
 
     def first_shape(self, *roles: Role) -> tuple[int, ...] | None:
-        refs = [r for r in self.refs if r.role in roles]
-        if not refs:
+        """The canonical shape of the first ref of ``roles`` by (layer, expert), earlier refs first."""
+        if self._first is None:  # one pass over the refs for all the calls (DeepSeek-V3: 47,000)
+            self._first = {}
+            for i, r in enumerate(self.refs):
+                order = (r.layer if r.layer is not None else -1, r.expert or 0, i)
+                if r.role not in self._first or order < self._first[r.role][0]:
+                    self._first[r.role] = (order, r)
+        found = [self._first[role] for role in roles if role in self._first]
+        if not found:
             return None
-        ref = min(refs, key=lambda r: (r.layer if r.layer is not None else -1, r.expert or 0))
+        ref = min(found, key=lambda f: f[0])[1]
         return canonical_shape(ref, self.shapes[ref.name])
 
     def dim(self, name: str, shape_value: int | None) -> int | None:
