@@ -24,7 +24,7 @@ from heredity.checkpoint.recorder import ReadEvent, hashes, nonfinite, tensors, 
 from heredity.evidence.base import EvidenceTest
 from heredity.evidence.features import Features, ModelFeatures
 from heredity.evidence.plan import default_plan
-from heredity.layouts.model import Model
+from heredity.layouts.model import Model, count_params
 from heredity.results import Comparison, Evidence, Exclusion, ModelSummary, PlanRecord, Verdict
 from heredity.stats import holm
 from heredity.verdict import RELATED_P, decide
@@ -53,8 +53,6 @@ def as_features(source: Source) -> Features:
 
 
 def summarise(f: Features) -> ModelSummary:
-    from heredity.inspect import count_params
-
     spec = f.spec
     params = count_params(f.model) if isinstance(f, ModelFeatures) else getattr(f, "params", None)
     return ModelSummary(source=f.source, format=spec.format, family=spec.family, layers=spec.layers,

@@ -11,7 +11,7 @@ from collections import Counter
 from dataclasses import dataclass
 from typing import Any
 
-from heredity.layouts.model import Model
+from heredity.layouts.model import Model, count_params  # noqa: F401  (count_params: also heredity.inspect's)
 from heredity.layouts.roles import GLOBAL_ROLES, Role
 
 INSPECT_SCHEMA = "heredity.inspect/1"
@@ -130,21 +130,6 @@ def _graph_names(model: Model) -> tuple[dict[str, tuple[str, str]] | None, tuple
     if ck.skipped:
         notes.append(f"{len(ck.skipped)} scalar graph constants not exposed as tensors")
     return dict(ck.renamed), tuple(notes)
-
-
-def count_params(model: Model) -> int:
-    """Elements of every stored tensor that is a weight (mapped, unknown, or in another component such
-    as a vision tower), from shapes alone.
-
-    A tied head that a reader exposes under both names (llama2.c) is counted once.
-    """
-    inventory = model.checkpoint.tensors
-    names = {r.name for r in model.refs} | set(model.unknown) | {n for c in model.components for n in c.names}
-    if model.spec.tied_embeddings and model.has(Role.LM_HEAD) and model.has(Role.EMBED):
-        head, embed = model.ref(Role.LM_HEAD).name, model.ref(Role.EMBED).name
-        if head != embed and inventory[head].shape == inventory[embed].shape:
-            names.discard(head)
-    return sum(inventory[n].numel for n in names if n in inventory)
 
 
 def missing_roles(model: Model) -> list[str]:

@@ -12,6 +12,7 @@ from __future__ import annotations
 import errno
 import os
 import stat
+import struct
 from pathlib import Path
 
 from heredity.errors import CorruptCheckpointError, InputError, NotFoundError, UsageError
@@ -89,6 +90,8 @@ def pair_document_of(path: Path) -> Path | None:
 def _check_llama2c_truncation(path: Path, head: bytes, size: int) -> None:
     """A file starting with a sane llama2.c header but shorter than the header implies is a truncated
     llama2.c export (no other format heredity reads starts with seven small positive int32s)."""
+    if len(head) < 16 or min(struct.unpack_from("<4i", head)) <= 0:
+        return  # dim, hidden, layers and heads must all be positive: not llama2.c (safetensors, GGUF)
     from heredity.checkpoint.llama2c_reader import HEADER, Llama2cHeader, expected_size, parse_header
 
     header = parse_header(head[:HEADER.size])

@@ -6,8 +6,7 @@ import numpy as np
 
 from heredity.evidence.features import finite_std, hash_array, role_key
 from heredity.fingerprint.model import Fingerprint
-from heredity.inspect import count_params
-from heredity.layouts.model import Model
+from heredity.layouts.model import Model, count_params
 from heredity.layouts.roles import Role
 from heredity.stats import finite, is_constant
 

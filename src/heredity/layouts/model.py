@@ -206,3 +206,18 @@ class Model:
 
     def iter_layers(self) -> Iterable[int]:
         return range(self.spec.layers)
+
+
+def count_params(model: Model) -> int:
+    """Elements of every stored tensor that is a weight (mapped, unknown, or in another component such
+    as a vision tower), from shapes alone.
+
+    A tied head that a reader exposes under both names (llama2.c) is counted once.
+    """
+    inventory = model.checkpoint.tensors
+    names = {r.name for r in model.refs} | set(model.unknown) | {n for c in model.components for n in c.names}
+    if model.spec.tied_embeddings and model.has(Role.LM_HEAD) and model.has(Role.EMBED):
+        head, embed = model.ref(Role.LM_HEAD).name, model.ref(Role.EMBED).name
+        if head != embed and inventory[head].shape == inventory[embed].shape:
+            names.discard(head)
+    return sum(inventory[n].numel for n in names if n in inventory)
