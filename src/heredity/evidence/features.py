@@ -12,6 +12,8 @@ how many were seen in which tensor (from the read recorder).
 from __future__ import annotations
 
 import hashlib
+import math
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Protocol, runtime_checkable
 
@@ -109,6 +111,38 @@ def hash_array(w: np.ndarray) -> str:
     h = hashlib.sha256(repr(tuple(w.shape)).encode())
     h.update(np.ascontiguousarray(w, dtype=np.float32).data)  # the array's own buffer: no copy of the bytes
     return h.hexdigest()
+
+
+STREAM_ABOVE = 1 << 22  # canonical elements (16 MB of float32) above which a whole-tensor pass reads row blocks
+BLOCK_ELEMENTS = 1 << 22  # canonical elements per row block (at least one row)
+
+
+def row_blocks_of(model: Model, ref: TensorRef) -> list[tuple[int, int]] | None:
+    """``[start, stop)`` canonical row blocks of about :data:`BLOCK_ELEMENTS` covering a tensor of more
+    than :data:`STREAM_ABOVE` elements, or None: a smaller tensor, or storage that cannot be sliced by
+    canonical rows (transposed, a per-expert slice of a fused tensor, GGUF-permuted heads): read it whole."""
+    shape = model.checkpoint.info(ref.name).shape
+    if len(shape) < 2 or ref.transpose or ref.index is not None or ref.unpermute_heads is not None:
+        return None
+    rows, width = model.canonical_rows(ref), max(1, math.prod(shape[1:]))
+    if rows * width <= STREAM_ABOVE:
+        return None
+    step = max(1, BLOCK_ELEMENTS // width)
+    return [(start, min(start + step, rows)) for start in range(0, rows, step)]
+
+
+def read_blocks(model: Model, ref: TensorRef, blocks: list[tuple[int, int]]) -> Iterator[np.ndarray]:
+    """The canonical float32 rows of each block of :func:`row_blocks_of`, in order."""
+    for start, stop in blocks:
+        block = model.load_rows(ref, start, stop)
+        assert block is not None, "row_blocks_of only gives blocks of sliceable storage"
+        yield block
+
+
+def block_hash(model: Model, ref: TensorRef, blocks: list[tuple[int, int]]) -> hashlib._Hash:
+    """A sha256 ready for :func:`hash_array`'s input fed block by block: the canonical shape first."""
+    width = model.checkpoint.info(ref.name).shape[1:]
+    return hashlib.sha256(repr((model.canonical_rows(ref), *width)).encode())
 
 
 class ModelFeatures:

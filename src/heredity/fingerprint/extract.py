@@ -1,8 +1,8 @@
 """Build a :class:`Fingerprint` from a model (reads every tensor once: vectors, std, hashes).
 
-A large matrix is read in blocks of canonical rows (:data:`BLOCK_ELEMENTS` each) and never held whole:
-its hash is the same sha256 fed block by block, its constant test the same answer
-(:class:`heredity.stats.ConstantScan`), its sketch the same first rows; its standard deviation is
+A large matrix is read in blocks of canonical rows (:func:`heredity.evidence.features.row_blocks_of`)
+and never held whole: its hash is the same sha256 fed block by block, its constant flag the same
+answer (:class:`heredity.stats.ConstantScan`), its sketch the same first rows; its standard deviation is
 pooled over the blocks in float64 (:func:`heredity.checkpoint.stream.chunk_stats`), which can differ
 from numpy's float32 ``std`` of the whole matrix in the last digits (about 1e-7 relative).  Smaller
 tensors, and storage that cannot be sliced by canonical rows (transposed, per-expert slices of fused
@@ -11,13 +11,17 @@ tensors, GGUF-permuted heads), are read whole as before.
 
 from __future__ import annotations
 
-import hashlib
-import math
-
 import numpy as np
 
 from heredity.checkpoint.stream import EMPTY, chunk_stats
-from heredity.evidence.features import finite_std, hash_array, role_key
+from heredity.evidence.features import (
+    block_hash,
+    finite_std,
+    hash_array,
+    read_blocks,
+    role_key,
+    row_blocks_of,
+)
 from heredity.fingerprint.model import Fingerprint
 from heredity.inspect import count_params
 from heredity.layouts.model import Model, TensorRef
@@ -27,8 +31,6 @@ from heredity.stats import ConstantScan, finite, is_constant
 SKETCH_ROWS = 128  # MLP neurons kept per sketched layer
 SKETCH_LAYERS = 8  # evenly spaced layers sketched (the `matching` test's default sample)
 SKETCH_TOKENS = 1024  # embedding rows kept for aligning residual channels
-STREAM_ABOVE = 1 << 22  # matrices of more canonical elements than this (16 MB of float32) are read in blocks
-BLOCK_ELEMENTS = 1 << 22  # canonical elements per block (at least one row)
 
 
 def sketch_layers(layers: int) -> set[int]:
@@ -47,10 +49,11 @@ def extract(model: Model, *, hashes: bool = True) -> Fingerprint:
         keep = 0
         if _sketched(ref.role, ref.layer, ref.expert, sketched):
             keep = SKETCH_TOKENS if ref.role == Role.EMBED else SKETCH_ROWS
-        if _streamable(model, ref):
-            _streamed(fp, model, ref, keep, hashes)
-        else:
+        blocks = row_blocks_of(model, ref)
+        if blocks is None:
             _whole(fp, model, ref, keep, hashes)
+        else:
+            _streamed(fp, model, ref, blocks, keep, hashes)
     return fp
 
 
@@ -68,38 +71,14 @@ def _whole(fp: Fingerprint, model: Model, ref: TensorRef, keep: int, hashes: boo
         fp.hashes[key] = (hash_array(raw), int(raw.size), is_constant(w))
 
 
-def _streamable(model: Model, ref: TensorRef) -> bool:
-    """A matrix large enough to be worth reading in row blocks, stored so that rows can be sliced."""
-    shape = model.checkpoint.info(ref.name).shape
-    if len(shape) < 2 or ref.transpose or ref.index is not None or ref.unpermute_heads is not None:
-        return False
-    return model.canonical_rows(ref) * math.prod(shape[1:]) > STREAM_ABOVE
-
-
-def _blocks(model: Model, ref: TensorRef) -> list[tuple[int, int]]:
-    rows = model.canonical_rows(ref)
-    width = max(1, math.prod(model.checkpoint.info(ref.name).shape[1:]))
-    step = max(1, BLOCK_ELEMENTS // width)
-    return [(start, min(start + step, rows)) for start in range(0, rows, step)]
-
-
-def _read(model: Model, ref: TensorRef, start: int, stop: int) -> np.ndarray:
-    block = model.load_rows(ref, start, stop)
-    assert block is not None, "checked by _streamable"
-    return block
-
-
-def _streamed(fp: Fingerprint, model: Model, ref: TensorRef, keep: int, hashes: bool) -> None:
+def _streamed(fp: Fingerprint, model: Model, ref: TensorRef, blocks: list[tuple[int, int]], keep: int,
+              hashes: bool) -> None:
     """What :func:`_whole` computes, block by block (see the module docstring)."""
     key = role_key(*ref.key)
-    blocks = _blocks(model, ref)
-    digest: hashlib._Hash | None = None
+    digest = block_hash(model, ref, blocks)
     stats, scan, size = EMPTY, ConstantScan(), 0
     kept: list[np.ndarray] = []
-    for start, stop in blocks:
-        raw = _read(model, ref, start, stop)
-        if digest is None:  # the shape first, as hash_array does
-            digest = hashlib.sha256(repr((model.canonical_rows(ref), *raw.shape[1:])).encode())
+    for raw in read_blocks(model, ref, blocks):
         if hashes:
             digest.update(raw.data)
         stats = stats.merge(chunk_stats(raw.reshape(-1).astype(np.float64)))  # finite values, as finite_std
@@ -113,11 +92,11 @@ def _streamed(fp: Fingerprint, model: Model, ref: TensorRef, keep: int, hashes: 
         fp.rows[key] = np.concatenate(kept)
     if ref.layer is not None:
         fp.std.setdefault(ref.role.value, {})[ref.layer] = stats.std if stats.count else float("nan")
-    if hashes and digest is not None:
+    if hashes:
         constant = scan.result()
         if constant is None:  # one value is the median of most chunks: count it exactly
-            for start, stop in blocks:
-                scan.count(finite(_read(model, ref, start, stop)))
+            for raw in read_blocks(model, ref, blocks):
+                scan.count(finite(raw))
             constant = scan.result()
         fp.hashes[key] = (digest.hexdigest(), size, bool(constant))
 

@@ -1,10 +1,9 @@
-"""Fingerprints of large matrices read in row blocks: the same hashes, sketch rows, vectors and
-constant flags as reading each matrix whole, and the same standard deviations to float32 precision
-(the blocks are pooled in float64)."""
+"""Large matrices read in row blocks instead of whole: fingerprints get the same hashes, sketch rows,
+vectors and constant flags, and the same standard deviations to float32 precision (the blocks are
+pooled in float64); `identical` gets the same digests and evidence."""
 
 from __future__ import annotations
 
-import importlib
 from collections.abc import Callable
 from pathlib import Path
 
@@ -13,13 +12,15 @@ import pytest
 from evidence_toys import Toy, make, to_model
 
 from heredity import stats
+from heredity.checkpoint.base import MemoryCheckpoint
 from heredity.checkpoint.writers import save_safetensors
+from heredity.evidence import features
+from heredity.evidence.identical import IdenticalTest
 from heredity.fingerprint import Fingerprint, extract
 from heredity.layouts.model import Model, TensorRef
 from heredity.layouts.roles import Role
 
 TOY = Toy(biases=True, inter=160)
-EXTRACT = importlib.import_module("heredity.fingerprint.extract")  # the module (the package exports the function)
 
 
 def _weights() -> dict[str, np.ndarray]:
@@ -36,8 +37,8 @@ def _weights() -> dict[str, np.ndarray]:
 
 def _both(model_of: Callable[[], Model], monkeypatch: pytest.MonkeyPatch) -> tuple[Fingerprint, Fingerprint]:
     whole = extract(model_of())
-    monkeypatch.setattr(EXTRACT, "STREAM_ABOVE", 0)
-    monkeypatch.setattr(EXTRACT, "BLOCK_ELEMENTS", 1000)  # a few rows per block
+    monkeypatch.setattr(features, "STREAM_ABOVE", 0)
+    monkeypatch.setattr(features, "BLOCK_ELEMENTS", 1000)  # a few rows per block
     monkeypatch.setattr(stats, "_SMALL", 64)  # many constant-scan chunks, some split across blocks
     return whole, extract(model_of())
 
@@ -104,3 +105,51 @@ def test_constant_scan_matches_is_constant(kind: str) -> None:
             scan.count(piece)
         got = scan.result()
     assert got is stats.is_constant(v)
+
+
+@pytest.mark.parametrize("kind", ["random", "zeros95", "zeros85", "nan95", "signed-zeros", "few", "median-trap"])
+@pytest.mark.parametrize("cap", [8, 1 << 16])
+def test_identical_block_digest_matches_whole(kind: str, cap: int, monkeypatch: pytest.MonkeyPatch) -> None:
+    """`identical`'s hash, constant flag and distinct count of a tensor read in row blocks (past the
+    distinct cap: the majority-block candidate and its exact count) against the whole-tensor digest."""
+    from heredity.evidence import identical
+    from heredity.layouts.model import ModelSpec
+
+    rng = np.random.default_rng(5)
+    w = rng.normal(size=(600, 50)).astype(np.float32)
+    mask = rng.random(w.shape)
+    if kind.startswith("zeros"):
+        w[mask < int(kind[5:]) / 100] = 0
+    elif kind == "nan95":
+        w[mask < 0.95] = np.nan
+    elif kind == "signed-zeros":
+        w[mask < 0.5] = 0.0
+        w[mask > 0.55] = -0.0
+    elif kind == "few":
+        w = np.round(w).astype(np.float32)
+    elif kind == "median-trap":  # zero is the majority of most blocks but covers 75 % of the entries
+        w[:450] = 0
+    model = Model(checkpoint=MemoryCheckpoint({"m": w}), spec=ModelSpec("llama", "memory", 1, 50, 1, 1, 50, 1, 1),
+                  refs=[TensorRef("m", Role.MLP_UP, 0)])
+    whole = identical._digest(model.get(Role.MLP_UP, 0))
+    monkeypatch.setattr(features, "STREAM_ABOVE", 0)
+    monkeypatch.setattr(features, "BLOCK_ELEMENTS", 1000)
+    monkeypatch.setattr(identical, "DISTINCT_CAP", cap)
+    blocks = features.row_blocks_of(model, model.ref(Role.MLP_UP, 0))
+    assert blocks is not None and len(blocks) == 30
+    got = identical._block_digest(model, model.ref(Role.MLP_UP, 0), blocks)
+    assert got[:3] == whole[:3]
+    assert got[3] == whole[3] if whole[3] <= cap else got[3] > cap
+
+
+def test_identical_copy_through_blocks(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A model and its copy: the same `identical` evidence whether tensors are hashed whole or in blocks."""
+    from heredity.compare import compare
+
+    weights = _weights()
+    whole = compare(to_model(weights, TOY), to_model(weights, TOY), tests=[IdenticalTest()]).evidence[0]
+    monkeypatch.setattr(features, "STREAM_ABOVE", 0)
+    monkeypatch.setattr(features, "BLOCK_ELEMENTS", 1000)
+    blocks = compare(to_model(weights, TOY), to_model(weights, TOY), tests=[IdenticalTest()]).evidence[0]
+    assert blocks.p_value == whole.p_value and blocks.statistic == whole.statistic
+    assert blocks.detail == whole.detail and blocks.detail["shared_count"] > 10
