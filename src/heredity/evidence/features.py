@@ -19,6 +19,7 @@ from typing import Protocol, runtime_checkable
 
 import numpy as np
 
+from heredity.checkpoint.recorder import RecordingCheckpoint
 from heredity.errors import NotApplicableError
 from heredity.layouts.model import Model, ModelSpec, TensorRef
 from heredity.layouts.roles import Role
@@ -132,11 +133,15 @@ def row_blocks_of(model: Model, ref: TensorRef) -> list[tuple[int, int]] | None:
 
 
 def read_blocks(model: Model, ref: TensorRef, blocks: list[tuple[int, int]]) -> Iterator[np.ndarray]:
-    """The canonical float32 rows of each block of :func:`row_blocks_of`, in order."""
-    for start, stop in blocks:
-        block = model.load_rows(ref, start, stop)
-        assert block is not None, "row_blocks_of only gives blocks of sliceable storage"
-        yield block
+    """The canonical float32 rows of each block of :func:`row_blocks_of`, in order (the model's recorder
+    gets the one event a whole read would give: :meth:`RecordingCheckpoint.read_blocks`)."""
+    assert isinstance(model.checkpoint, RecordingCheckpoint), "a Model always records its reads"
+    step = blocks[0][1] - blocks[0][0] if blocks else 1
+    rows = slice(*ref.rows) if ref.rows is not None else None
+    for block in model.checkpoint.read_blocks(ref.name, rows, step):
+        if ref.plus_one:
+            block = block + np.float32(1.0)
+        yield np.asarray(block, dtype=np.float32, order="C")
 
 
 def block_hash(model: Model, ref: TensorRef, blocks: list[tuple[int, int]]) -> hashlib._Hash:
