@@ -165,3 +165,15 @@ def test_identical_copy_through_blocks(monkeypatch: pytest.MonkeyPatch) -> None:
     assert blocks.bytes_read == whole.bytes_read and blocks.tensors_read == whole.tensors_read
     assert blocks.extras["tensor_sha256"] == whole.extras["tensor_sha256"]
     assert blocks.extras["tensor_rows"] == whole.extras["tensor_rows"] == {"a": {}, "b": {}}
+
+
+def test_model_tensor_hashes_through_blocks(monkeypatch: pytest.MonkeyPatch) -> None:
+    """``ModelFeatures.tensor_hashes`` (constant: ``is_constant`` of the raw values, so a NaN makes a
+    matrix constant) gives the same answers read in blocks."""
+    weights = _weights()
+    whole = features.ModelFeatures(to_model(weights, TOY)).tensor_hashes()
+    monkeypatch.setattr(features, "STREAM_ABOVE", 0)
+    monkeypatch.setattr(features, "BLOCK_ELEMENTS", 1000)
+    monkeypatch.setattr(stats, "_SMALL", 64)
+    blocks = features.ModelFeatures(to_model(weights, TOY)).tensor_hashes()
+    assert blocks == whole and whole["q@0"][2] and whole["mlp_up@1"][2] and not whole["mlp_gate@2"][2]

@@ -24,7 +24,7 @@ from heredity.errors import NotApplicableError
 from heredity.layouts.model import Model, ModelSpec, TensorRef
 from heredity.layouts.roles import Role
 from heredity.results import Exclusion
-from heredity.stats import finite, is_constant
+from heredity.stats import ConstantScan, finite, is_constant
 
 
 @dataclass(frozen=True)
@@ -150,6 +150,22 @@ def block_hash(model: Model, ref: TensorRef, blocks: list[tuple[int, int]]) -> h
     return hashlib.sha256(repr((model.canonical_rows(ref), *width)).encode())
 
 
+def hash_blocks(model: Model, ref: TensorRef, blocks: list[tuple[int, int]]) -> tuple[str, int, bool]:
+    """``(hash_array(w), w.size, is_constant(w))`` of the canonical tensor ``w``, read in row blocks and
+    never whole (:class:`heredity.stats.ConstantScan`; a second pass only for a mostly constant one)."""
+    digest, scan, size = block_hash(model, ref, blocks), ConstantScan(), 0
+    for raw in read_blocks(model, ref, blocks):
+        digest.update(raw.data)
+        scan.add(raw)
+        size += raw.size
+    constant = scan.result()
+    if constant is None:
+        for raw in read_blocks(model, ref, blocks):
+            scan.count(raw)
+        constant = scan.result()
+    return digest.hexdigest(), size, bool(constant)
+
+
 class ModelFeatures:
     """:class:`Features` over a :class:`Model`: reads lazily, caches only small vectors."""
 
@@ -239,8 +255,12 @@ class ModelFeatures:
         if self._hashes is None:
             self._hashes = {}
             for ref in self.model.refs:
-                w = self.model.load(ref)
-                self._hashes[role_key(*ref.key)] = (hash_array(w), int(w.size), is_constant(w))
+                blocks = row_blocks_of(self.model, ref)
+                if blocks is None:
+                    w = self.model.load(ref)
+                    self._hashes[role_key(*ref.key)] = (hash_array(w), int(w.size), is_constant(w))
+                else:
+                    self._hashes[role_key(*ref.key)] = hash_blocks(self.model, ref, blocks)
         return self._hashes
 
     def tensor_keys(self) -> list[str]:
