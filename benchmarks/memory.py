@@ -2,7 +2,8 @@
 
 Two sets of models: the bundled examples (examples/models), and a mid-size llama layout written
 under ``--dir`` (8 layers, hidden 2048, ffn 5632, 16 heads / 4 KV heads, vocab 32000, bf16, HF names;
-about 0.9 GB each): A, B = a fine-tune of A (A plus 10 % noise) and C, independent of A.  Tensors are
+about 0.9 GB each): A, B = a fine-tune of A (A plus 10 % noise) and C, independent of A; ``compare A A``
+stands for an exact copy (every tensor is then hashed whole by `identical`).  Tensors are
 generated and written one at a time, so the generator itself stays small.
 
 Peak RSS comes from ``/usr/bin/time -v`` ("Maximum resident set size") when it exists, else from the
@@ -121,6 +122,7 @@ def run_set(label: str, a: Path, b: Path, c: Path, scratch: Path) -> None:
     jobs = {
         "compare A B": ["compare", str(a), str(b), "--format", "json", "-q"],
         "compare A C": ["compare", str(a), str(c), "--format", "json", "-q"],
+        "compare A A": ["compare", str(a), str(a), "--format", "json", "-q"],  # a copy: `identical` hashes all
         "fingerprint A": ["fingerprint", str(a), "-o", str(scratch / f"{label}-fp"), "-q"],
         "matrix A B C": ["matrix", str(a), str(b), str(c), "--format", "json", "-q"],
     }

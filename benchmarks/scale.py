@@ -24,6 +24,14 @@ are counted by the server per repo; server CPU seconds are shown because the byt
 the tool runs on the same cores.  One process at a time.
 
     python benchmarks/scale.py [--pairs 14b-obf,7b-ft] [--skip-modeldna] [--timeout 600] [--json out.json]
+
+``--fingerprint 7b,14b,72b`` and ``--matrix 7b,14b,72b`` measure the other two commands the same way
+(heredity only; modeldna has neither): ``heredity fingerprint`` of one model of that size
+(:data:`FINGERPRINTS`, every tensor read) and ``heredity matrix`` of three (:data:`MATRICES`), with wall,
+CPU, peak RSS and bytes fetched per model.  Given alone they run without the compare pairs.  A run cut
+by ``--timeout`` still reports the peak RSS and bytes it had reached.
+
+    python benchmarks/scale.py --fingerprint 7b --matrix 7b,14b,72b --timeout 540
 """
 
 from __future__ import annotations
@@ -64,6 +72,13 @@ HUB_PAIRS = {  # name: (A, B, truth)
     "7b-indep": ("vhub/llama-7b", "vhub/llama-7b-indep", "independent"),
 }
 ALL_PAIRS = [*HUB_PAIRS, "smollm2"]
+FINGERPRINTS = {  # size: the model fingerprinted (base models: the hub generates their bytes fastest)
+    "7b": "vhub/llama-7b", "14b": "vhub/qwen2.5-14b", "72b": "vhub/pangu-moe-scratch"}
+MATRICES = {  # size: three models, base first (related and independent pairs in each)
+    "7b": ("vhub/llama-7b", "vhub/llama-7b-ft", "vhub/llama-7b-indep"),
+    "14b": ("vhub/qwen2.5-14b", "vhub/qwen2.5-14b-obfuscated", "vhub/indep-14b"),
+    "72b": ("vhub/qwen2.5-14b", "vhub/pangu-moe-upcycled", "vhub/pangu-moe-scratch"),
+}
 
 
 @dataclass
@@ -90,6 +105,23 @@ class Row:
     size_b: int | None
     heredity: Run
     modeldna: Run | None
+
+
+@dataclass
+class Job:
+    """``heredity fingerprint`` or ``heredity matrix`` on models of one size."""
+
+    command: str  # fingerprint | matrix
+    size: str  # 7b | 14b | 72b
+    models: list[str]
+    sizes: list[int | None]  # declared bytes of each model's files
+    outcome: str  # ok | timeout | error
+    wall_s: float
+    cpu_s: float
+    peak_rss_mb: float
+    fetched: list[int | None]  # bytes served per model
+    server_cpu_s: float | None
+    note: str = ""
 
 
 # ------------------------------------------------------------------------------------------ processes
@@ -167,6 +199,43 @@ def run_tool(kind: str, a: str, b: str, env: dict[str, str], timeout: float, hub
         per = after["repos"]
         return Run(verdict, wall, cpu, rss, per[a]["bytes"], per[b]["bytes"], after["cpu_s"] - before["cpu_s"], note)
     return Run(verdict, wall, cpu, rss, None, None, None, note)
+
+
+def run_job(command: str, size: str, hub: Hub, timeout: float, workdir: Path, scale: str) -> Job:
+    """One ``heredity fingerprint`` / ``heredity matrix`` process over the hub, fresh HF cache."""
+    models = [FINGERPRINTS[size]] if command == "fingerprint" else list(MATRICES[size])
+    if scale == "tiny":
+        models = [m.replace("vhub/", "vhub/tiny-") for m in models]
+    out = workdir / f"fp-{size}.fp"
+    argv = ["fingerprint", models[0], "-o", str(out), "-q"] if command == "fingerprint" else \
+        ["matrix", *models, "--format", "json", "-q"]
+    out.unlink(missing_ok=True)
+    env = hub_env(hub, workdir / "hf-home")
+    before = hub.get("/_vhub/reset") and hub.get("/_vhub/stats")
+    code, stdout, err, wall, cpu, rss = timed([sys.executable, "-c", CLI, *argv], env, timeout)
+    after = hub.get("/_vhub/stats")
+    outcome = "timeout" if code is None else "ok" if code == 0 else "error"
+    note = _job_note(command, code, stdout, err, out, models)
+    fetched = [after["repos"].get(m, {}).get("bytes") for m in models]
+    return Job(command, size, models, [hub.sizes.get(m) for m in models], outcome, wall, cpu, rss, fetched,
+               after["cpu_s"] - before["cpu_s"], note)
+
+
+def _job_note(command: str, code: int | None, stdout: str, err: str, out: Path, models: list[str]) -> str:
+    if code is None:
+        return ""
+    if code != 0:
+        lines = (err.strip() or stdout.strip()).splitlines()
+        return f"exit {code}: {lines[-1][:200] if lines else ''}"
+    if command == "fingerprint":
+        return f"{out.stat().st_size / 1e6:.1f} MB file" if out.exists() else "no file written"
+    try:
+        labels = json.loads(stdout[stdout.index("{"):])["verdicts"]
+    except (ValueError, KeyError):
+        return f"unparsed output: {stdout[:120]!r}"
+    short = [m.removeprefix("vhub/") for m in models]
+    return ", ".join(f"{short[i]}~{short[j]} {labels[i][j]}" for i in range(len(models))
+                     for j in range(i + 1, len(models)))
 
 
 def _verdict(kind: str, code: int | None, out: str, err: str) -> tuple[str, str]:
@@ -297,42 +366,76 @@ def table(rows: list[Row]) -> str:
     return "\n".join(lines)
 
 
+def job_table(jobs: list[Job]) -> str:
+    lines = ["| command | size | models | outcome | wall s | cpu s | RSS MB | MB fetched per model (of size) | "
+             "srv cpu s | note |", "|" + "---|" * 10]
+    for j in jobs:
+        fetched = " / ".join(f"{_mb(b)} ({_gb(s)})" for b, s in zip(j.fetched, j.sizes, strict=True))
+        models = ", ".join(m.removeprefix("vhub/") for m in j.models)
+        srv = "-" if j.server_cpu_s is None else f"{j.server_cpu_s:.0f}"
+        lines.append(f"| {j.command} | {j.size} | {models} | {j.outcome} | {j.wall_s:.1f} | {j.cpu_s:.1f} | "
+                     f"{j.peak_rss_mb:.0f} | {fetched} | {srv} | {j.note} |")
+    return "\n".join(lines)
+
+
+def _sizes(ap: argparse.ArgumentParser, value: str, flag: str) -> list[str]:
+    sizes = [x for x in value.split(",") if x]
+    unknown = set(sizes) - set(FINGERPRINTS)
+    if unknown:
+        ap.error(f"{flag}: unknown sizes {', '.join(sorted(unknown))} (of: {', '.join(FINGERPRINTS)})")
+    return sizes
+
+
 def main() -> None:
     if sys.argv[1:2] == ["--prepare-smollm2"]:
         _prepare_smollm2(Path(sys.argv[2]))
         return
     ap = argparse.ArgumentParser(description="heredity vs modeldna at 7B-72B over a virtual hub")
-    ap.add_argument("--pairs", default=",".join(ALL_PAIRS), help=f"comma-separated, of: {', '.join(ALL_PAIRS)}")
+    ap.add_argument("--pairs", default=None, help=f"comma-separated, of: {', '.join(ALL_PAIRS)} (default: all, "
+                    "unless --fingerprint or --matrix is given)")
+    ap.add_argument("--fingerprint", default="", help="also time `heredity fingerprint` at these sizes: 7b,14b,72b")
+    ap.add_argument("--matrix", default="", help="also time `heredity matrix` of three models at these sizes")
     ap.add_argument("--skip-modeldna", action="store_true")
     ap.add_argument("--timeout", type=float, default=600.0, help="seconds per tool run")
     ap.add_argument("--workdir", type=Path, default=Path(tempfile.gettempdir()) / "heredity-scale")
     ap.add_argument("--scale", choices=["full", "tiny"], default="full", help="tiny: the same pairs at 2 layers")
     ap.add_argument("--json", type=Path, default=None, help="also write the rows as JSON here")
     args = ap.parse_args()
-    pairs = [p for p in args.pairs.split(",") if p]
+    fingerprints, matrices = _sizes(ap, args.fingerprint, "--fingerprint"), _sizes(ap, args.matrix, "--matrix")
+    default = "" if fingerprints or matrices else ",".join(ALL_PAIRS)
+    pairs = [p for p in (default if args.pairs is None else args.pairs).split(",") if p]
     unknown = set(pairs) - set(ALL_PAIRS)
     if unknown:
         ap.error(f"unknown pairs: {', '.join(sorted(unknown))}")
     args.workdir.mkdir(parents=True, exist_ok=True)
-    use_modeldna = not args.skip_modeldna and ensure_modeldna()
-    hub = Hub(args.scale) if any(p in HUB_PAIRS for p in pairs) else None
+    use_modeldna = bool(pairs) and not args.skip_modeldna and ensure_modeldna()
+    hub = Hub(args.scale) if fingerprints or matrices or any(p in HUB_PAIRS for p in pairs) else None
     rows: list[Row] = []
+    jobs: list[Job] = []
     try:
         for pair in pairs:
             row = _one(pair, hub, use_modeldna, args)
             if row is not None:
                 rows.append(row)
                 print(table([row]).splitlines()[-1], flush=True)
+        for command, sizes in (("fingerprint", fingerprints), ("matrix", matrices)):
+            for size in sizes:
+                assert hub is not None
+                jobs.append(run_job(command, size, hub, args.timeout, args.workdir, args.scale))
+                print(job_table(jobs[-1:]).splitlines()[-1], flush=True)
     finally:
         if hub is not None:
             hub.stop()
     print()
-    print(table(rows))
+    if rows:
+        print(table(rows))
+    if jobs:
+        print(job_table(jobs))
     for r in rows:
         notes = [f"heredity {r.heredity.note}"] + ([f"modeldna {r.modeldna.note}"] if r.modeldna else [])
         print(f"- {r.pair}: " + "; ".join(notes))
     if args.json:
-        args.json.write_text(json.dumps([asdict(r) for r in rows], indent=1))
+        args.json.write_text(json.dumps([asdict(r) for r in rows] + [asdict(j) for j in jobs], indent=1))
 
 
 def _one(pair: str, hub: Hub | None, use_modeldna: bool, args: argparse.Namespace) -> Row | None:

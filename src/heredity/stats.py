@@ -129,6 +129,84 @@ def _is_constant_large(flat: np.ndarray, mode_fraction: float) -> bool:
     return bool(np.count_nonzero(flat == candidate) >= mode_fraction * flat.size)
 
 
+class ConstantScan:
+    """:func:`is_constant` (default ``mode_fraction``) of a large array seen as consecutive pieces, with
+    the same answer, so a tensor can be judged while it is read in row blocks: :meth:`add` each piece
+    in order, then :meth:`result`; when that is None, :meth:`count` every piece again, in any order,
+    and ask :meth:`result` once more.
+
+    As in the whole-array scan: fewer than 3 distinct values is tracked as at most two values seen;
+    otherwise the candidate is the most frequent median of consecutive chunks of ``_SMALL`` elements.
+    A value covering 90 % of the entries is the median of every full chunk it fills more than half
+    of; each other full chunk holds at least half a chunk of the other 10 %, so it is the median of at
+    least ``0.8 F - 0.2`` of the ``F`` full chunks, a majority of all chunks once ``F >= 3``.  So
+    a candidate that is no majority of the medians means False; a majority candidate is counted
+    exactly (the second pass: rare, a tensor most of whose chunks share one median)."""
+
+    def __init__(self) -> None:
+        self.size = 0
+        self.nonfinite = False
+        self.seen: set[float] | None = set()  # the distinct values while there are at most two
+        self.medians: list[float] = []
+        self.full_chunks = 0
+        self.tail: list[np.ndarray] = []  # the last, not yet complete chunk
+        self.tail_size = 0
+        self.candidate: float | None = None
+        self.counted: int | None = None
+
+    def add(self, piece: np.ndarray) -> None:
+        flat = np.asarray(piece).ravel()
+        self.size += flat.size
+        if self.nonfinite or not all_finite(flat):
+            self.nonfinite = True
+            return
+        if flat.size and self.seen is not None:
+            lo, hi = flat.min(), flat.max()
+            self.seen = None if np.any((flat != lo) & (flat != hi)) else self.seen | {float(lo), float(hi)}
+            if self.seen is not None and len(self.seen) > 2:
+                self.seen = None
+        start = 0
+        if self.tail_size:  # complete the pending chunk first
+            start = min(flat.size, _SMALL - self.tail_size)
+            self._pend(flat[:start])
+        for i in range(start, flat.size - _SMALL + 1, _SMALL):
+            self._median(flat[i:i + _SMALL])
+            start = i + _SMALL
+        if start < flat.size:
+            self._pend(flat[start:])
+
+    def _pend(self, part: np.ndarray) -> None:
+        self.tail.append(part.copy())
+        self.tail_size += part.size
+        if self.tail_size == _SMALL:
+            self._median(np.concatenate(self.tail))
+            self.tail, self.tail_size = [], 0
+
+    def _median(self, chunk: np.ndarray) -> None:
+        self.full_chunks += chunk.size == _SMALL
+        self.medians.append(float(np.partition(chunk, chunk.size // 2)[chunk.size // 2]))
+
+    def count(self, piece: np.ndarray) -> None:
+        """The exact-count pass, once :meth:`result` has returned None."""
+        assert self.candidate is not None, "count() is only needed after result() returned None"
+        self.counted = (self.counted or 0) + int(np.count_nonzero(np.asarray(piece) == self.candidate))
+
+    def result(self) -> bool | None:
+        if self.size < 3 or self.nonfinite or self.seen is not None:
+            return True
+        if self.tail_size:
+            self._median(np.concatenate(self.tail))
+            self.tail, self.tail_size = [], 0
+        if self.candidate is None:
+            values, counts = np.unique(np.array(self.medians), return_counts=True)
+            if self.full_chunks >= 3 and 2 * int(counts.max()) <= len(self.medians):
+                return False
+            self.candidate = float(values[int(np.argmax(counts))])
+        if self.counted is None:
+            return None
+        return bool(self.counted >= 0.9 * self.size)
+
+
 def standardise(v: np.ndarray) -> np.ndarray:
     """Centre and scale to unit norm (so dot products are Pearson correlations)."""
     x = np.asarray(v, dtype=np.float64).ravel()

@@ -12,16 +12,19 @@ how many were seen in which tensor (from the read recorder).
 from __future__ import annotations
 
 import hashlib
+import math
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Protocol, runtime_checkable
 
 import numpy as np
 
+from heredity.checkpoint.recorder import RecordingCheckpoint
 from heredity.errors import NotApplicableError
 from heredity.layouts.model import Model, ModelSpec, TensorRef
 from heredity.layouts.roles import Role
 from heredity.results import Exclusion
-from heredity.stats import finite, is_constant
+from heredity.stats import ConstantScan, finite, is_constant
 
 
 @dataclass(frozen=True)
@@ -109,6 +112,58 @@ def hash_array(w: np.ndarray) -> str:
     h = hashlib.sha256(repr(tuple(w.shape)).encode())
     h.update(np.ascontiguousarray(w, dtype=np.float32).data)  # the array's own buffer: no copy of the bytes
     return h.hexdigest()
+
+
+STREAM_ABOVE = 1 << 22  # canonical elements (16 MB of float32) above which a whole-tensor pass reads row blocks
+BLOCK_ELEMENTS = 1 << 22  # canonical elements per row block (at least one row)
+
+
+def row_blocks_of(model: Model, ref: TensorRef) -> list[tuple[int, int]] | None:
+    """``[start, stop)`` canonical row blocks of about :data:`BLOCK_ELEMENTS` covering a tensor of more
+    than :data:`STREAM_ABOVE` elements, or None: a smaller tensor, or storage that cannot be sliced by
+    canonical rows (transposed, a per-expert slice of a fused tensor, GGUF-permuted heads): read it whole."""
+    shape = model.checkpoint.info(ref.name).shape
+    if len(shape) < 2 or ref.transpose or ref.index is not None or ref.unpermute_heads is not None:
+        return None
+    rows, width = model.canonical_rows(ref), max(1, math.prod(shape[1:]))
+    if rows * width <= STREAM_ABOVE:
+        return None
+    step = max(1, BLOCK_ELEMENTS // width)
+    return [(start, min(start + step, rows)) for start in range(0, rows, step)]
+
+
+def read_blocks(model: Model, ref: TensorRef, blocks: list[tuple[int, int]]) -> Iterator[np.ndarray]:
+    """The canonical float32 rows of each block of :func:`row_blocks_of`, in order (the model's recorder
+    gets the one event a whole read would give: :meth:`RecordingCheckpoint.read_blocks`)."""
+    assert isinstance(model.checkpoint, RecordingCheckpoint), "a Model always records its reads"
+    step = blocks[0][1] - blocks[0][0] if blocks else 1
+    rows = slice(*ref.rows) if ref.rows is not None else None
+    for block in model.checkpoint.read_blocks(ref.name, rows, step):
+        if ref.plus_one:
+            block = block + np.float32(1.0)
+        yield np.asarray(block, dtype=np.float32, order="C")
+
+
+def block_hash(model: Model, ref: TensorRef, blocks: list[tuple[int, int]]) -> hashlib._Hash:
+    """A sha256 ready for :func:`hash_array`'s input fed block by block: the canonical shape first."""
+    width = model.checkpoint.info(ref.name).shape[1:]
+    return hashlib.sha256(repr((model.canonical_rows(ref), *width)).encode())
+
+
+def hash_blocks(model: Model, ref: TensorRef, blocks: list[tuple[int, int]]) -> tuple[str, int, bool]:
+    """``(hash_array(w), w.size, is_constant(w))`` of the canonical tensor ``w``, read in row blocks and
+    never whole (:class:`heredity.stats.ConstantScan`; a second pass only for a mostly constant one)."""
+    digest, scan, size = block_hash(model, ref, blocks), ConstantScan(), 0
+    for raw in read_blocks(model, ref, blocks):
+        digest.update(raw.data)
+        scan.add(raw)
+        size += raw.size
+    constant = scan.result()
+    if constant is None:
+        for raw in read_blocks(model, ref, blocks):
+            scan.count(raw)
+        constant = scan.result()
+    return digest.hexdigest(), size, bool(constant)
 
 
 class ModelFeatures:
@@ -200,8 +255,12 @@ class ModelFeatures:
         if self._hashes is None:
             self._hashes = {}
             for ref in self.model.refs:
-                w = self.model.load(ref)
-                self._hashes[role_key(*ref.key)] = (hash_array(w), int(w.size), is_constant(w))
+                blocks = row_blocks_of(self.model, ref)
+                if blocks is None:
+                    w = self.model.load(ref)
+                    self._hashes[role_key(*ref.key)] = (hash_array(w), int(w.size), is_constant(w))
+                else:
+                    self._hashes[role_key(*ref.key)] = hash_blocks(self.model, ref, blocks)
         return self._hashes
 
     def tensor_keys(self) -> list[str]:

@@ -20,7 +20,16 @@ from collections import defaultdict
 import numpy as np
 
 from heredity.evidence.base import EvidenceTest, ReadItem, ReadPlan
-from heredity.evidence.features import Features, ModelFeatures, hash_array, parse_role_key
+from heredity.evidence.features import (
+    Features,
+    ModelFeatures,
+    block_hash,
+    hash_array,
+    parse_role_key,
+    read_blocks,
+    row_blocks_of,
+)
+from heredity.layouts.model import Model, TensorRef
 from heredity.results import Evidence, Power
 from heredity.stats import P_FLOOR
 
@@ -30,17 +39,64 @@ DECISIVE_NUMEL = 4096  # a shared non-constant tensor at least this large is dec
 Hashed = dict[str, tuple[str, int, bool, int]]  # key -> (sha256, numel, constant, distinct values)
 
 
+DISTINCT_CAP = 1 << 16  # distinct values are counted exactly up to this many (the p-value uses at most 1000 bits)
+
+
 def _full_hashes(f: Features, keys: list[str]) -> Hashed:
     if isinstance(f, ModelFeatures):
         out = {}
         for key in keys:
-            w = f.model.get(*parse_role_key(key))
-            values, counts = np.unique(w, return_counts=True)
-            constant = values.size < 3 or counts.max() >= 0.9 * w.size  # same rule as stats.is_constant
-            out[key] = (hash_array(w), int(w.size), bool(constant), int(values.size))
+            ref = f.model.ref(*parse_role_key(key))
+            blocks = row_blocks_of(f.model, ref)
+            out[key] = _digest(f.model.load(ref)) if blocks is None else _block_digest(f.model, ref, blocks)
         return out
     all_hashes = f.tensor_hashes()  # fingerprints: numel stands in for the distinct count
     return {k: (*all_hashes[k], all_hashes[k][1]) for k in keys if k in all_hashes}
+
+
+def _digest(w: np.ndarray) -> tuple[str, int, bool, int]:
+    """(sha256, numel, constant, distinct values) of a whole canonical tensor."""
+    values, counts = np.unique(w, return_counts=True)
+    constant = values.size < 3 or counts.max() >= 0.9 * w.size  # same rule as stats.is_constant
+    return hash_array(w), int(w.size), bool(constant), int(values.size)
+
+
+def _block_digest(model: Model, ref: TensorRef, blocks: list[tuple[int, int]]) -> tuple[str, int, bool, int]:
+    """:func:`_digest` of a large tensor read in row blocks, never whole: the same sha256 and constant
+    flag; the distinct count is exact up to :data:`DISTINCT_CAP` and a lower bound above it (the same
+    p-value either way).  Past the cap, a value covering 90 % of the entries is the majority of blocks
+    holding at least 80 % of them (each other block is at least half other values, of which there
+    are at most 10 %), so only such a value is counted exactly, in a second pass (rare)."""
+    digest = block_hash(model, ref, blocks)
+    size = 0
+    seen: tuple[np.ndarray, np.ndarray] | None = (np.zeros(0, np.float32), np.zeros(0, np.int64))
+    distinct = 0
+    majority: dict[float | None, int] = {}  # value (None: NaN) -> elements of the blocks it is the majority of
+    for block in read_blocks(model, ref, blocks):
+        digest.update(block.data)
+        size += block.size
+        values, counts = np.unique(block, return_counts=True)
+        top = int(np.argmax(counts))
+        if 2 * int(counts[top]) > block.size:
+            majority[_key(values[top])] = majority.get(_key(values[top]), 0) + block.size
+        if seen is not None:
+            merged, where = np.unique(np.concatenate([seen[0], values]), return_inverse=True)
+            tally = np.bincount(where, weights=np.concatenate([seen[1], counts]), minlength=merged.size)
+            seen = (merged, tally.astype(np.int64)) if merged.size <= DISTINCT_CAP else None
+            distinct = int(merged.size)
+    if seen is not None:
+        return digest.hexdigest(), size, bool(distinct < 3 or seen[1].max() >= 0.9 * size), distinct
+    value, weight = max(majority.items(), key=lambda kv: kv[1], default=(0.0, 0))
+    constant = False
+    if weight >= 0.8 * size:
+        hits = sum(int(np.count_nonzero(np.isnan(b) if value is None else b == value))
+                   for b in read_blocks(model, ref, blocks))
+        constant = hits >= 0.9 * size
+    return digest.hexdigest(), size, constant, distinct
+
+
+def _key(v: np.floating) -> float | None:
+    return None if np.isnan(v) else float(v)
 
 
 def _shapes(f: Features) -> dict[str, int]:
