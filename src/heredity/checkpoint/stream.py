@@ -2,14 +2,14 @@
 
 Why a separate path from ``Checkpoint.read``: a full scan (every tensor of a model, e.g. per-tensor
 std or a NaN/Inf census) is bound by converting stored elements to float32, not by reading them.
-Here a tensor's bytes are read sequentially from a map of its own (threads share nothing; each
-chunk's pages are released once used, so the resident set stays at a few MB) in chunks that fit a
-core's L2 cache, and
+Here a tensor's bytes are read sequentially from a map of its own (threads share nothing but the
+GIL; each chunk's pages are released once used, so the resident set stays at a few MB) in chunks
+of 2^20 elements (large enough that two threads seldom wait on each other between numpy calls), and
 bfloat16 is never converted element by element: a bf16 value is the upper half of a float32, so a
 pair of bf16 elements read as one ``uint32`` word gives both values with one mask (the high element)
 and one shift (the low element).  The order of elements does not matter to these statistics.
 
-Per chunk: the float32 sum (a BLAS matrix-vector product) and sum of squares (a BLAS dot); the
+Per chunk: the float32 sum and sum of squares (two BLAS dot products, against ones and itself); the
 chunks are pooled in float64, each centred on its own mean (Chan et al.'s update).  A chunk whose variance is small next to its
 mean squared is centred and summed again, so norms (mean about 1) keep their precision; a chunk with
 a non-finite sum is recounted exactly (NaN and Inf counted, the finite values kept).
@@ -23,6 +23,7 @@ from __future__ import annotations
 import contextlib
 import math
 import mmap
+import threading
 from collections.abc import Iterable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -34,10 +35,14 @@ from heredity.checkpoint.mapped import MappedCheckpoint, Span
 from heredity.checkpoint.scan import row_chunks
 from heredity.errors import CorruptCheckpointError, safe_name
 
-CHUNK_ELEMENTS = 1 << 18  # float32 elements per chunk (1 MB; 2^16, 2^17, 2^18 measured 0.185, 0.160, 0.151 s cpu per 0.82 GB)
+# float32 elements per streamed chunk (4 MB; with two threads 2^18 took 0.26 s per 1.95 GB and 2^20
+# 0.21 s, one thread about the same: fewer numpy calls, so the threads wait less on each other for the
+# GIL; docs/LOG.md 2026-12-02)
+CHUNK_ELEMENTS = 1 << 20
 DROP_BYTES = 8 << 20  # release mapped pages every 8 MB read (a system call per chunk costs 15 %)
 _GEMV_WIDTH = 256  # sums as a [n/256, 256] @ ones product: BLAS, one pass over the chunk
 _ONES = np.ones(_GEMV_WIDTH, np.float32)
+_LOCAL = threading.local()  # each thread's chunk buffer and ones vector, kept between tensors
 _FLAT = {"BF16", "F32", "F16"}  # stored types streamed from raw bytes; others go through read()
 
 
@@ -153,8 +158,16 @@ def _stream_span(span: Span, source: str) -> TensorStats:
             mm.close()
 
 
+def _buffers() -> tuple[np.ndarray, np.ndarray]:
+    """This thread's float32 chunk buffer and a ones vector as long (allocated once per thread)."""
+    held = getattr(_LOCAL, "buffers", None)
+    if held is None or held[0].size != CHUNK_ELEMENTS:
+        held = _LOCAL.buffers = (np.empty(CHUNK_ELEMENTS, np.float32), np.ones(CHUNK_ELEMENTS, np.float32))
+    return held
+
+
 def _stream_map(mm: mmap.mmap, span: Span) -> TensorStats:
-    buf = np.empty(CHUNK_ELEMENTS, np.float32)
+    buf, ones = _buffers()
     itemsize = 2 if span.dtype in ("BF16", "F16") else 4
     step = CHUNK_ELEMENTS * itemsize  # bytes per chunk (a multiple of 4 and of the page size)
     counts: list[int] = []
@@ -168,7 +181,10 @@ def _stream_map(mm: mmap.mmap, span: Span) -> TensorStats:
     for lo in range(start, span.stop, step):
         hi = min(lo + step, span.stop)
         values = _decode(mm, lo, hi - lo, span.dtype, buf)
-        n, total, sq = values.size, _sum(values), float(np.dot(values, values))
+        # sums as dot products (sdot: one pass, and never a BLAS thread pool of its own, which a
+        # matrix-vector product of a chunk this size starts and which then fights these threads)
+        n = values.size
+        total, sq = float(np.dot(values, ones[:n])), float(np.dot(values, values))
         if math.isfinite(total) and math.isfinite(sq) and sq - total * total / n >= 0.5 * sq:
             counts.append(n)
             sums.append(total)
