@@ -80,7 +80,10 @@ def test_a_server_that_ignores_ranges_is_named(url: str) -> None:
 def test_a_configured_proxy_is_left_to_urllib(url: str, monkeypatch: pytest.MonkeyPatch) -> None:
     connections = Connections()
     assert _kept_alive_get(url, {"Range": "bytes=10-19"}, 10, connections) == BLOB[10:20]
+    connections.close()
     monkeypatch.setenv("http_proxy", "http://127.0.0.1:9")
     monkeypatch.setenv("no_proxy", "")
-    assert _kept_alive_get(url, {"Range": "bytes=10-19"}, 10, connections) is None  # urllib applies the proxy
-    connections.close()
+    proxied = Connections()  # the environment is read once per set of connections (one per checkpoint)
+    assert _kept_alive_get(url, {"Range": "bytes=10-19"}, 10, proxied) is None  # urllib applies the proxy
+    assert proxied.proxied("http", "127.0.0.1")
+    proxied.close()

@@ -243,3 +243,15 @@ def test_hostile_tokenizer_json_pairs_by_id(tmp_path: Path) -> None:
     path = folder(tmp_path / "deep", np.random.default_rng(0).standard_normal((40, 8)))
     (path / "tokenizer.json").write_text("[" * 100_000 + "]" * 100_000)
     assert tokens(open_checkpoint(str(path))) is None
+
+
+def test_map_rows_dual_form_solves_for_the_sampled_units_only() -> None:
+    """More channels than tokens: rows ``units`` of x.T inv(x x.T + lam I) y, as a direct product gives."""
+    from heredity.evidence.embeddings import RIDGE, map_rows
+
+    rng = np.random.default_rng(3)
+    x, y = rng.standard_normal((60, 150)), rng.standard_normal((60, 170))
+    units = np.array([0, 7, 31, 149])
+    g = x @ x.T
+    direct = x.T @ np.linalg.inv(g + RIDGE * np.trace(g) / 60 * np.eye(60)) @ y
+    assert np.allclose(map_rows(x, y, units), direct[units], rtol=1e-10, atol=1e-12)
