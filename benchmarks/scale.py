@@ -21,7 +21,8 @@ so, and a four-line wrapper passed to its python replaces it with one on ``HF_EN
 
 Each tool run is one subprocess, timed whole (wall) with its peak RSS from ``os.wait4``; bytes per model
 are counted by the server per repo; server CPU seconds are shown because the bytes are generated while
-the tool runs on the same cores.  One process at a time.
+the tool runs on the same cores.  One process at a time.  ``--latency-ms N`` makes the hub wait N ms
+before every answer, as a distant hub would: the request counts per model, not the bytes, then decide.
 
     python benchmarks/scale.py [--pairs 14b-obf,7b-ft] [--skip-modeldna] [--timeout 600] [--json out.json]
 
@@ -93,6 +94,8 @@ class Run:
     bytes_b: int | None
     server_cpu_s: float | None
     note: str = ""
+    requests_a: int | None = None  # requests the hub answered for A (None: local files)
+    requests_b: int | None = None
 
 
 @dataclass
@@ -152,9 +155,11 @@ def timed(cmd: list[str], env: dict[str, str], timeout: float) -> tuple[int | No
 class Hub:
     """The virtual hub in a subprocess; stats per run."""
 
-    def __init__(self, scale: str) -> None:
+    def __init__(self, scale: str, latency_ms: float = 0.0) -> None:
         env = os.environ | {"PYTHONPATH": str(ROOT / "src")}
-        self.proc = subprocess.Popen([sys.executable, str(ROOT / "benchmarks" / "virtual_hub.py"), "--scale", scale],
+        argv = [sys.executable, str(ROOT / "benchmarks" / "virtual_hub.py"), "--scale", scale,
+                "--latency-ms", str(latency_ms)]
+        self.proc = subprocess.Popen(argv,
                                      stdout=subprocess.PIPE, text=True, env=env)
         self.sizes: dict[str, int] = {}
         assert self.proc.stdout is not None
@@ -197,7 +202,8 @@ def run_tool(kind: str, a: str, b: str, env: dict[str, str], timeout: float, hub
     verdict, note = _verdict(kind, code, out, err)
     if hub and before and after:
         per = after["repos"]
-        return Run(verdict, wall, cpu, rss, per[a]["bytes"], per[b]["bytes"], after["cpu_s"] - before["cpu_s"], note)
+        return Run(verdict, wall, cpu, rss, per[a]["bytes"], per[b]["bytes"], after["cpu_s"] - before["cpu_s"], note,
+                   per[a]["requests"], per[b]["requests"])
     return Run(verdict, wall, cpu, rss, None, None, None, note)
 
 
@@ -348,20 +354,25 @@ def _gb(n: int | None) -> str:
     return "local" if n is None else f"{n / 1e9:,.1f} GB"
 
 
+def _requests(r: Run) -> str:
+    return "-" if r.requests_a is None else f"{r.requests_a:,} / {r.requests_b:,}"
+
+
 def table(rows: list[Row]) -> str:
-    head = ("| pair | truth | heredity | wall s | cpu s | RSS MB | MB fetched A / B (of size) | srv cpu s | "
-            "modeldna | wall s | cpu s | RSS MB | MB fetched A / B | srv cpu s | ratio h/m wall (cpu) |")
-    lines = [head, "|" + "---|" * 15]
+    head = ("| pair | truth | heredity | wall s | cpu s | RSS MB | MB fetched A / B (of size) | requests A / B | "
+            "srv cpu s | modeldna | wall s | cpu s | RSS MB | MB fetched A / B | requests A / B | srv cpu s | "
+            "ratio h/m wall (cpu) |")
+    lines = [head, "|" + "---|" * 17]
     for r in rows:
         h, m = r.heredity, r.modeldna
-        mcells = ["-"] * 6 if m is None else [m.verdict, f"{m.wall_s:.1f}", f"{m.cpu_s:.1f}", f"{m.peak_rss_mb:.0f}",
-                                              f"{_mb(m.bytes_a)} / {_mb(m.bytes_b)}",
+        mcells = ["-"] * 7 if m is None else [m.verdict, f"{m.wall_s:.1f}", f"{m.cpu_s:.1f}", f"{m.peak_rss_mb:.0f}",
+                                              f"{_mb(m.bytes_a)} / {_mb(m.bytes_b)}", _requests(m),
                                               "-" if m.server_cpu_s is None else f"{m.server_cpu_s:.0f}"]
         ratio = "-" if m is None or m.verdict in ("error", "timeout") else \
             f"{h.wall_s / m.wall_s:.1f} ({h.cpu_s / max(m.cpu_s, 1e-3):.1f})"
         lines.append(
             f"| {r.pair} | {r.truth} | {h.verdict} | {h.wall_s:.1f} | {h.cpu_s:.1f} | {h.peak_rss_mb:.0f} | "
-            f"{_mb(h.bytes_a)} / {_mb(h.bytes_b)} ({_gb(r.size_a)} / {_gb(r.size_b)}) | "
+            f"{_mb(h.bytes_a)} / {_mb(h.bytes_b)} ({_gb(r.size_a)} / {_gb(r.size_b)}) | {_requests(h)} | "
             f"{'-' if h.server_cpu_s is None else f'{h.server_cpu_s:.0f}'} | " + " | ".join(mcells) + f" | {ratio} |")
     return "\n".join(lines)
 
@@ -400,6 +411,8 @@ def main() -> None:
     ap.add_argument("--workdir", type=Path, default=Path(tempfile.gettempdir()) / "heredity-scale")
     ap.add_argument("--scale", choices=["full", "tiny"], default="full", help="tiny: the same pairs at 2 layers")
     ap.add_argument("--json", type=Path, default=None, help="also write the rows as JSON here")
+    ap.add_argument("--latency-ms", type=float, default=0.0,
+                    help="the virtual hub waits this long before every answer (a distant hub's round trip)")
     args = ap.parse_args()
     fingerprints, matrices = _sizes(ap, args.fingerprint, "--fingerprint"), _sizes(ap, args.matrix, "--matrix")
     default = "" if fingerprints or matrices else ",".join(ALL_PAIRS)
@@ -409,7 +422,7 @@ def main() -> None:
         ap.error(f"unknown pairs: {', '.join(sorted(unknown))}")
     args.workdir.mkdir(parents=True, exist_ok=True)
     use_modeldna = bool(pairs) and not args.skip_modeldna and ensure_modeldna()
-    hub = Hub(args.scale) if fingerprints or matrices or any(p in HUB_PAIRS for p in pairs) else None
+    hub = Hub(args.scale, args.latency_ms) if fingerprints or matrices or any(p in HUB_PAIRS for p in pairs) else None
     rows: list[Row] = []
     jobs: list[Job] = []
     try:

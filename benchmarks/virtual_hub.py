@@ -11,7 +11,10 @@ The server (stdlib ``ThreadingHTTPServer`` on 127.0.0.1) speaks the parts of the
 * ``GET`` with ``Range: bytes=a-b`` -> 206 with ``Content-Range`` (suffix and open ranges too).
 * ``GET /api/models/{repo}[/revision/{rev}]`` (model_info, ``siblings`` with sizes when ``blobs=1``) and
   ``GET /api/models/{repo}/tree/{rev}`` (file listing).
-* ``GET /_vhub/stats`` (bytes and requests served per repo, server CPU seconds), ``/_vhub/reset``.
+* ``GET /_vhub/stats`` (bytes and requests served per repo, server CPU seconds, the most requests
+  answered at once), ``/_vhub/reset``.
+* ``--latency-ms N``: every request waits N ms before it is answered, as a round trip to a distant
+  hub would (requests on separate connections wait side by side, as they would on the real one).
 
 How bytes are made.  Every tensor is a *source*: ``take(rows, cols) -> float32`` for any rows and
 columns (1-D tensors are one row).  A base tensor's element ``(r, c)`` is a 32-bit counter hash
@@ -32,7 +35,7 @@ fine-tune and an independent twin.  ``catalog("tiny")`` has the same kinds at 2 
 
 ETags are hashes of the layout, not of the content (the content is never hashed whole).
 
-    python benchmarks/virtual_hub.py [--port 0] [--scale full|tiny]   # prints "PORT n", serves forever
+    python benchmarks/virtual_hub.py [--port 0] [--scale full|tiny] [--latency-ms 0]   # prints "PORT n", serves forever
 """
 
 from __future__ import annotations
@@ -518,7 +521,9 @@ class Counter:
 class VirtualHub:
     """The repos served and what was served from each."""
 
-    def __init__(self, models: dict[str, VirtualModel], cdn_host: str | None = "localhost") -> None:
+    def __init__(self, models: dict[str, VirtualModel], cdn_host: str | None = "localhost",
+                 latency_s: float = 0.0) -> None:
+        self.latency_s = latency_s  # added before every answer: a round trip to a distant hub
         self.repos: dict[str, Repo] = {}
         for repo, m in models.items():
             small, shards = build_files(m)
@@ -528,6 +533,8 @@ class VirtualHub:
         self.lock = threading.Lock()
         self.server: ThreadingHTTPServer | None = None
         self.port = 0
+        self.in_flight = 0  # requests being answered now, and the most at once since the last reset
+        self.peak_in_flight = 0
 
     def count(self, repo: str, nbytes: int) -> None:
         with self.lock:
@@ -538,11 +545,22 @@ class VirtualHub:
         ru = resource.getrusage(resource.RUSAGE_SELF)
         with self.lock:
             per = {r: {"bytes": c.bytes, "requests": c.requests} for r, c in self.stats.items()}
-        return {"repos": per, "cpu_s": ru.ru_utime + ru.ru_stime, "maxrss_kb": ru.ru_maxrss}
+            peak = self.peak_in_flight
+        return {"repos": per, "cpu_s": ru.ru_utime + ru.ru_stime, "maxrss_kb": ru.ru_maxrss, "peak_in_flight": peak}
 
     def reset(self) -> None:
         with self.lock:
             self.stats = {r: Counter() for r in self.repos}
+            self.peak_in_flight = self.in_flight
+
+    def enter(self) -> None:
+        with self.lock:
+            self.in_flight += 1
+            self.peak_in_flight = max(self.peak_in_flight, self.in_flight)
+
+    def leave(self) -> None:
+        with self.lock:
+            self.in_flight -= 1
 
     def start(self, port: int = 0) -> int:
         """Serve in a daemon thread; returns the port."""
@@ -585,6 +603,17 @@ class _Handler(BaseHTTPRequestHandler):
 
     def _route(self, head: bool) -> None:
         url = urlparse(self.path)
+        if url.path.startswith("/_vhub/"):
+            return self._answer(url, head)
+        self.hub.enter()
+        try:
+            if self.hub.latency_s:
+                time.sleep(self.hub.latency_s)
+            self._answer(url, head)
+        finally:
+            self.hub.leave()
+
+    def _answer(self, url: Any, head: bool) -> None:
         parts = [unquote(p) for p in url.path.strip("/").split("/")]
         if parts[:2] == ["_vhub", "stats"]:
             return self._json(self.hub.stats_json(), head)
@@ -733,8 +762,9 @@ def main() -> None:
     ap.add_argument("--port", type=int, default=0)
     ap.add_argument("--scale", choices=["full", "tiny"], default="full")
     ap.add_argument("--cdn-host", default="localhost", help="host name of redirects for shards ('' = none)")
+    ap.add_argument("--latency-ms", type=float, default=0.0, help="wait this long before every answer")
     args = ap.parse_args()
-    hub = VirtualHub(catalog(args.scale), cdn_host=args.cdn_host or None)
+    hub = VirtualHub(catalog(args.scale), cdn_host=args.cdn_host or None, latency_s=args.latency_ms / 1e3)
     port = hub.start(args.port)
     for repo, r in hub.repos.items():
         total = sum(s.size for s in r.shards.values())
