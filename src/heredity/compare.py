@@ -68,7 +68,26 @@ def compare(a: Source, b: Source, *, tests: Sequence[EvidenceTest] | None = None
     carry their own seed).  By default the plan is adaptive (:func:`run_adaptive`: cheapest first,
     stopping once the verdict is settled); ``thorough=True`` runs every test in the order given."""
     start = time.perf_counter()
-    fa, fb = as_features(a), as_features(b)
+    fa = as_features(a)
+    try:
+        fb = as_features(b)
+    except BaseException:
+        _close_opened(fa, a)
+        raise
+    try:
+        return _compare(fa, fb, tests, seed, thorough, progress, start)
+    finally:  # what this call opened from a path or hub id, it closes (files, maps, connections)
+        _close_opened(fa, a)
+        _close_opened(fb, b)
+
+
+def _close_opened(f: Features, source: Source) -> None:
+    if isinstance(source, str | os.PathLike) and isinstance(f, ModelFeatures):
+        f.model.checkpoint.close()
+
+
+def _compare(fa: Features, fb: Features, tests: Sequence[EvidenceTest] | None, seed: int, thorough: bool,
+             progress: Progress | None, start: float) -> Comparison:
     plan = list(tests) if tests is not None else default_plan(seed)
     step = progress or (lambda name, done, total: None)
     evidence, record = (run_thorough if thorough else run_adaptive)(plan, fa, fb, step)

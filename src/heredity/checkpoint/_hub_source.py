@@ -64,6 +64,7 @@ class RemoteFile:
     fetched: int = 0
     requests: int = 0
     connections: Connections = field(default_factory=lambda: Connections())
+    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False, compare=False)
 
     def read(self, start: int, stop: int) -> bytes:
         if start >= stop:
@@ -72,8 +73,9 @@ class RemoteFile:
         body = _kept_alive_get(self.url, headers, stop - start, self.connections)
         if body is None:  # a proxy, a redirect or an odd answer: the standard library handles it
             body = self._urllib_get(headers, stop - start)
-        self.fetched += len(body)
-        self.requests += 1
+        with self._lock:  # reads ahead run on several threads
+            self.fetched += len(body)
+            self.requests += 1
         if len(body) != stop - start:
             raise CorruptCheckpointError(f"asked for {stop - start} bytes, got {len(body)}", path=self.url)
         return body

@@ -7,7 +7,7 @@ A :class:`Checkpoint` never loads a whole model.  ``tensors`` is built from head
 from __future__ import annotations
 
 import abc
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from types import TracebackType
 from typing import Any
@@ -65,6 +65,12 @@ class Checkpoint(abc.ABC):
 
     def close(self) -> None:  # noqa: B027 - optional hook
         """Release files / maps. Reading after close is an error."""
+
+    def prefetch(self, requests: Sequence[tuple[str, slice | None]]) -> None:  # noqa: B027 - optional hook
+        """A hint: ``read(name, rows)`` will be called for each of these soon, in about this order.
+        Readers whose every read pays a fixed cost (a network round trip) start fetching them at once,
+        side by side; the others ignore it.  It never changes what a read returns, and a request that
+        is never read costs only the bytes it fetched."""
 
     def info(self, name: str) -> TensorInfo:
         try:

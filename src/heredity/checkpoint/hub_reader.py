@@ -2,7 +2,9 @@
 
 Opening fetches ``config.json``, the shard index (if any) and each safetensors header (8 bytes,
 then the header) -- a few kilobytes.  ``read`` fetches only the byte range of the tensor asked for
-(or of its rows).  Headers are validated by the same parser as local files
+(or of its rows); reads announced by :meth:`~heredity.checkpoint.base.Checkpoint.prefetch` are
+fetched ahead, :data:`CONNECTIONS` at a time, so a test's many small reads cost a few round trips
+instead of one each.  Headers are validated by the same parser as local files
 (:mod:`heredity.checkpoint.safetensors_header`) against the size the hub reports.  Files already in
 the local HF cache are read from disk; with ``HF_HUB_OFFLINE=1`` only the cache is used.
 ``bytes_fetched`` says how much came over the network.
@@ -11,13 +13,15 @@ the local HF cache are read from disk; with ``HF_HUB_OFFLINE=1`` only the cache 
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+import os
+from collections.abc import Mapping, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
-from heredity.checkpoint._hub_source import ByteSource, HubRepo
+from heredity.checkpoint._hub_source import ByteSource, HubRepo, RemoteFile
 from heredity.checkpoint.base import Checkpoint, TensorInfo
 from heredity.checkpoint.dtypes import decode_float32, storage_dtype
 from heredity.checkpoint.safetensors_header import HeaderEntry, header_length, parse_header
@@ -27,6 +31,30 @@ from heredity.errors import CorruptCheckpointError, InputError, NotFoundError, r
 INDEX = "model.safetensors.index.json"
 SINGLE = "model.safetensors"
 MAX_JSON_BYTES = {"config.json": 1 << 20, INDEX: 64 << 20}
+CONNECTIONS = 16  # ranged GETs in flight at once for prefetched reads (HEREDITY_HUB_CONNECTIONS overrides)
+AHEAD_BYTES = 256 << 20  # prefetched bytes not yet read, held at once per checkpoint at most
+
+
+def connections() -> int:
+    """How many ranged GETs a checkpoint keeps in flight when it prefetches (1: none ahead)."""
+    raw = os.environ.get("HEREDITY_HUB_CONNECTIONS", "").strip()
+    if not raw:
+        return CONNECTIONS
+    if not raw.isdigit() or not 1 <= int(raw) <= 64:
+        raise InputError(f"HEREDITY_HUB_CONNECTIONS={safe_name(raw)} is not a whole number from 1 to 64",
+                         fix="set it to e.g. 8, or unset it")  # fmt: skip
+    return int(raw)
+
+
+@dataclass
+class _Ahead:
+    """Bytes ``[start, stop)`` of one tensor's file, fetched (or being fetched) ahead of the reads
+    announced for it (``uses``: how many announced reads lie inside it and have not come yet)."""
+
+    start: int
+    stop: int
+    future: Future[bytes]
+    uses: int = 1
 
 
 @dataclass(frozen=True)
@@ -48,6 +76,9 @@ class HubCheckpoint(Checkpoint):
         self._repo = repo
         self._remote = tensors
         self._inventory = {n: _info(r) for n, r in tensors.items()}
+        self._ahead: dict[str, list[_Ahead]] = {}
+        self._ahead_bytes = 0
+        self._pool: ThreadPoolExecutor | None = None
 
     @property
     def tensors(self) -> Mapping[str, TensorInfo]:
@@ -59,7 +90,57 @@ class HubCheckpoint(Checkpoint):
         return self._repo.bytes_fetched
 
     def close(self) -> None:
+        if self._pool is not None:
+            self._pool.shutdown(wait=True, cancel_futures=True)
+            self._pool = None
+        self._ahead.clear()
+        self._ahead_bytes = 0
         self._repo.close()
+
+    def prefetch(self, requests: Sequence[tuple[str, slice | None]]) -> None:
+        """Start fetching these reads' bytes, :func:`connections` at a time, in the order given.  A read
+        inside bytes already ahead adds no request; bytes are let go once as many reads inside them
+        have come as were announced.  Reads from the local cache, unknown names and anything past
+        :data:`AHEAD_BYTES` are not fetched ahead."""
+        width = connections()
+        if width < 2:
+            return
+        for name, rows in requests:
+            remote = self._remote.get(name)
+            if remote is None or not isinstance(remote.source, RemoteFile):
+                continue
+            span = _byte_span(remote.entry, rows)
+            if span is None or span[0] == span[1]:
+                continue
+            if (held := self._held(name, *span)) is not None:
+                held.uses += 1
+                continue
+            if self._ahead_bytes + span[1] - span[0] > AHEAD_BYTES:
+                break
+            if self._pool is None:
+                self._pool = ThreadPoolExecutor(width, thread_name_prefix="heredity-hub")
+            future = self._pool.submit(remote.source.read, *span)
+            self._ahead.setdefault(name, []).append(_Ahead(*span, future))
+            self._ahead_bytes += span[1] - span[0]
+
+    def _held(self, name: str, start: int, stop: int) -> _Ahead | None:
+        return next((a for a in self._ahead.get(name, ()) if a.start <= start and stop <= a.stop), None)
+
+    def _bytes(self, name: str, source: ByteSource, start: int, stop: int) -> bytes:
+        """Bytes ``[start, stop)`` of the tensor's file: from bytes fetched ahead that hold them, else
+        fetched now.  A prefetch that failed is retried here, where its error is reported."""
+        ahead = self._held(name, start, stop)
+        if ahead is None:
+            return source.read(start, stop)
+        ahead.uses -= 1
+        if ahead.uses <= 0:
+            self._ahead[name].remove(ahead)
+            self._ahead_bytes -= ahead.stop - ahead.start
+        try:
+            blob = ahead.future.result()
+        except Exception:  # noqa: BLE001 - the same read, made again here, raises the error users see
+            return source.read(start, stop)
+        return blob if (ahead.start, ahead.stop) == (start, stop) else blob[start - ahead.start : stop - ahead.start]
 
     def read(self, name: str, rows: slice | None = None) -> np.ndarray:
         out = self._read(name, rows)
@@ -71,16 +152,27 @@ class HubCheckpoint(Checkpoint):
         e, src = self._remote[name].entry, self._remote[name].source
         dtype = storage_dtype(e.dtype)
         if rows is None or not e.shape:
-            raw = np.frombuffer(src.read(e.start, e.stop), dtype=dtype).reshape(e.shape)
+            raw = np.frombuffer(self._bytes(name, src, e.start, e.stop), dtype=dtype).reshape(e.shape)
             return decode_float32(raw if rows is None else raw[rows], e.dtype)
-        lo, hi, step = rows.indices(e.shape[0])
-        if step < 0:
+        span = _byte_span(e, rows)
+        if span is None:
             raise InputError("negative row steps are not supported", path=self.source)
-        hi = max(lo, hi)
-        row_bytes = (e.stop - e.start) // e.shape[0] if e.shape[0] else 0
-        blob = src.read(e.start + lo * row_bytes, e.start + hi * row_bytes)
-        raw = np.frombuffer(blob, dtype=dtype).reshape((hi - lo, *e.shape[1:]))
+        lo, hi, step = rows.indices(e.shape[0])
+        raw = np.frombuffer(self._bytes(name, src, *span), dtype=dtype).reshape((max(lo, hi) - lo, *e.shape[1:]))
         return decode_float32(raw[::step], e.dtype)
+
+
+def _byte_span(e: HeaderEntry, rows: slice | None) -> tuple[int, int] | None:
+    """The file bytes a read of ``rows`` of this tensor fetches (every row from the first to the last
+    asked for); None for negative steps."""
+    if rows is None or not e.shape:
+        return e.start, e.stop
+    lo, hi, step = rows.indices(e.shape[0])
+    if step < 0:
+        return None
+    hi = max(lo, hi)
+    row_bytes = (e.stop - e.start) // e.shape[0] if e.shape[0] else 0
+    return e.start + lo * row_bytes, e.start + hi * row_bytes
 
 
 def _info(r: _Remote) -> TensorInfo:

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import hashlib
 import threading
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -165,6 +165,9 @@ class RecordingCheckpoint(Checkpoint):
         first = info.shape[0] if info.shape else 1
         nbytes = info.nbytes if span is None else info.nbytes * (span[1] - span[0]) // max(first, 1)
         self.recorder.add(ReadEvent(name, span, int(nbytes), h.hexdigest(), bad))
+
+    def prefetch(self, requests: Sequence[tuple[str, slice | None]]) -> None:
+        self.inner.prefetch(requests)  # recorded when read, not when fetched
 
     def close(self) -> None:
         self.inner.close()

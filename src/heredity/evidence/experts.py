@@ -23,7 +23,7 @@ from heredity.errors import NotApplicableError
 from heredity.evidence import pairing
 from heredity.evidence.align import MAX_TOKENS, HiddenMap, align_channels, align_hidden
 from heredity.evidence.base import EvidenceTest, ReadItem, ReadPlan
-from heredity.evidence.features import Features, require_weights
+from heredity.evidence.features import Features, Wanted, require_weights
 from heredity.evidence.units import (
     agreeing_needed,
     channel_count,
@@ -148,6 +148,11 @@ class ExpertsTest(EvidenceTest):
                         rng: np.random.Generator) -> dict[str, dict[str, float]]:
         """:meth:`_cross` on down-row channel signatures."""
         out = {}
+        for lm, lo in pairs:  # every read below, asked for at once
+            if other.has(Role.MLP_DOWN, lo):  # (an MoE's experts are stacked only as far as they fit)
+                other.prefetch([Wanted(Role.MLP_DOWN, lo, rows=hmap.idx_b)])
+            moe.prefetch(Wanted(Role.EXPERT_DOWN, lm, e, rows=hmap.idx_a)
+                         for e in pick(expert_ids(moe, lm), self.max_experts))
         for lm, lo in pairs:
             target = self._down_target(other, lo, hmap)
             if target is None:

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import hashlib
 import math
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from typing import Protocol, runtime_checkable
 
@@ -36,6 +36,18 @@ class StdSample:
     se: float = 0.0
     rows: int = 0
     of: int = 0
+
+
+@dataclass(frozen=True, eq=False)
+class Wanted:
+    """A read a test is about to make, announced to :meth:`Features.prefetch` so that a side read over a
+    network can fetch it ahead, beside the others.  ``rows``: None for the whole tensor (``vector``,
+    ``matrix``), an int ``n`` for its first ``n`` rows (``first_rows``), an index array for ``rows_at``."""
+
+    role: Role
+    layer: int | None = None
+    expert: int | None = None
+    rows: np.ndarray | int | None = None
 
 
 @runtime_checkable
@@ -91,6 +103,11 @@ class Features(Protocol):
 
     def tensor_hashes(self) -> dict[str, tuple[str, int, bool]]:
         """``key -> (sha256 of canonical float32, numel, constant)`` for every canonical tensor."""
+        ...
+
+    def prefetch(self, wanted: Iterable[Wanted]) -> None:
+        """A hint that these reads come next (a fingerprint, or a model on local disk, ignores it);
+        what any read returns is the same with or without it."""
         ...
 
 
@@ -236,8 +253,32 @@ class ModelFeatures:
             n = n * min(rows, canonical or first) // (canonical or first)
         return int(n)
 
+    def prefetch(self, wanted: Iterable[Wanted]) -> None:
+        requests: list[tuple[str, slice | None]] = []
+        for w in wanted:
+            if not self.model.has(w.role, w.layer, w.expert):
+                continue
+            ref = self.model.ref(w.role, w.layer, w.expert)
+            if w.rows is None:
+                if role_key(w.role, w.layer) not in self._vectors or w.expert is not None:
+                    requests.append(self.model.load_request(ref))
+            elif isinstance(w.rows, int):
+                requests.append(_first_rows_request(ref, w.rows))
+            else:
+                spans = [self.model.rows_request(ref, a, b) for a, b in runs(np.unique(np.asarray(w.rows)))]
+                requests.extend(x for x in spans if x is not None)
+                if None in spans:
+                    requests.append(self.model.load_request(ref))
+        self.model.prefetch(requests)
+
     def layer_std(self, role: Role, max_rows: int | None = None) -> dict[int, StdSample]:
-        return {layer: self._std(self.model.ref(role, layer), max_rows) for layer in self.layers_with(role)}
+        layers = self.layers_with(role)
+        if max_rows is not None:  # every layer's row blocks, asked for at once
+            self.prefetch(Wanted(role, layer, rows=_block_index(self.model.canonical_rows(ref), max_rows))
+                          for layer in layers for ref in [self.model.ref(role, layer)])
+        else:
+            self.prefetch(Wanted(role, layer) for layer in layers)
+        return {layer: self._std(self.model.ref(role, layer), max_rows) for layer in layers}
 
     def _std(self, ref: TensorRef, max_rows: int | None) -> StdSample:
         n = self.model.canonical_rows(ref)
@@ -281,11 +322,27 @@ class ModelFeatures:
     def read_rows(self, key: str, rows: int) -> np.ndarray:
         """The first ``rows`` canonical rows (a cheap pre-filter before hashing a whole tensor)."""
         ref = self.model.ref(*parse_role_key(key))
-        simple = ref.index is None and ref.rows is None and not ref.transpose and not ref.plus_one
-        if not simple or ref.unpermute_heads is not None:
+        name, part = _first_rows_request(ref, rows)
+        if part is None:
             return finite(self.model.load(ref)[:rows])
-        w = self.model.checkpoint.read(ref.name, rows=slice(0, rows))
+        w = self.model.checkpoint.read(name, rows=part)
         return finite(np.ascontiguousarray(w, dtype=np.float32))
+
+
+def _first_rows_request(ref: TensorRef, rows: int) -> tuple[str, slice | None]:
+    """The stored read behind :meth:`ModelFeatures.read_rows`: the first rows alone where the storage
+    is plain, else the whole tensor (``rows`` None)."""
+    plain = ref.index is None and ref.rows is None and not ref.transpose and not ref.plus_one
+    if not plain or ref.unpermute_heads is not None:
+        return Model.load_request(ref)
+    return ref.name, slice(0, rows)
+
+
+def _block_index(n: int, max_rows: int) -> np.ndarray | None:
+    """Every row :meth:`ModelFeatures._std` reads of an ``n``-row matrix (None: it reads it whole)."""
+    if n <= max_rows:
+        return None
+    return np.concatenate([np.arange(start, start + size) for start, size in row_blocks(n, max_rows)])
 
 
 ROW_BLOCKS = 4  # a sampled matrix is read as this many evenly spaced blocks of rows

@@ -23,6 +23,7 @@ from heredity.evidence.base import EvidenceTest, ReadItem, ReadPlan
 from heredity.evidence.features import (
     Features,
     ModelFeatures,
+    Wanted,
     block_hash,
     hash_array,
     parse_role_key,
@@ -112,6 +113,8 @@ def candidate_keys(a: Features, b: Features) -> tuple[list[str], list[str]]:
     ka = [k for k, n in na.items() if n in common and n > 1]
     kb = [k for k, n in nb.items() if n in common and n > 1]
     if isinstance(a, ModelFeatures) and isinstance(b, ModelFeatures):
+        a.prefetch(Wanted(*parse_role_key(k), rows=1) for k in ka)
+        b.prefetch(Wanted(*parse_role_key(k), rows=1) for k in kb)
         ra = {k: hash_array(a.read_rows(k, 1)) for k in ka}
         rb = {k: hash_array(b.read_rows(k, 1)) for k in kb}
         shared = set(ra.values()) & set(rb.values())

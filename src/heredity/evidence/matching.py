@@ -36,7 +36,7 @@ from heredity.errors import NotApplicableError
 from heredity.evidence import pairing
 from heredity.evidence.align import MAX_TOKENS, HiddenMap, align_channels, align_hidden
 from heredity.evidence.base import ReadItem, ReadPlan
-from heredity.evidence.features import Features
+from heredity.evidence.features import Features, Wanted
 from heredity.evidence.units import (
     UnitMatchingTest,
     agreeing_needed,
@@ -90,6 +90,9 @@ class MatchingTest(UnitMatchingTest):
         pairs = self._pairs(a, b, by_channels=k > 0)
         hmap = align_channels(a, b, channel_sample(a.spec.hidden_size or 0, k)) if k else align_hidden(a, b)
         layer = self._channel_layer if k else self._layer
+        if k:  # every layer's down rows, asked for at once
+            a.prefetch(Wanted(Role.MLP_DOWN, la, rows=hmap.idx_a) for la, _ in pairs)
+            b.prefetch(Wanted(Role.MLP_DOWN, lb, rows=hmap.idx_b) for _, lb in pairs)
         rng = np.random.default_rng(self.seed)
         per_layer, skipped = {}, []
         for la, lb in pairs:

@@ -12,7 +12,7 @@ from __future__ import annotations
 import numpy as np
 
 from heredity.errors import NotApplicableError
-from heredity.evidence.features import Features
+from heredity.evidence.features import Features, Wanted
 from heredity.layouts.roles import Role
 from heredity.results import Exclusion
 from heredity.stats import is_constant, rank_standardise
@@ -48,9 +48,10 @@ def stacks(a: Features, b: Features) -> list[tuple[Role, np.ndarray, np.ndarray]
     if size is None or size != b.spec.hidden_size:
         return []
     out = []
-    for role in LAYER_HIDDEN_ROLES:
-        if not (a.layers_with(role) and b.layers_with(role)):
-            continue
+    roles = [r for r in LAYER_HIDDEN_ROLES if a.layers_with(r) and b.layers_with(r)]
+    for f in (a, b):
+        f.prefetch(Wanted(r, layer) for r in roles for layer in f.layers_with(r) if layer < f.spec.layers)
+    for role in roles:
         sa, sb = hidden_stack(a, role, size), hidden_stack(b, role, size)
         if np.isfinite(sa).any() and np.isfinite(sb).any():
             out.append((role, sa, sb))

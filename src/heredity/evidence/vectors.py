@@ -29,7 +29,7 @@ import numpy as np
 from heredity.errors import NotApplicableError
 from heredity.evidence import pairing
 from heredity.evidence.base import EvidenceTest, ReadItem, ReadPlan
-from heredity.evidence.features import Features, role_key
+from heredity.evidence.features import Features, Wanted, role_key
 from heredity.layouts.roles import Role
 from heredity.plotdata import NullPlot, PerLayerPlot, Plot, ScatterPanel, ScatterPlot, floats
 from heredity.results import Evidence, Exclusion, Power
@@ -83,6 +83,9 @@ def collect(a: Features, b: Features, roles: tuple[Role, ...], pairs: list[tuple
             skipped: list[str]) -> list[Pair]:
     """Pairs of non-constant, equal-length vectors for ``roles`` over the layer ``pairs``."""
     out: list[Pair] = []
+    wanted = [(role, la, lb) for role in roles for la, lb in pairs if a.has(role, la) and b.has(role, lb)]
+    a.prefetch(Wanted(role, la) for role, la, _ in wanted)
+    b.prefetch(Wanted(role, lb) for role, _, lb in wanted)
     for role in roles:
         for la, lb in pairs:
             if a.has(role, la) and b.has(role, lb):

@@ -11,13 +11,14 @@ neuron permutation; fingerprint-vs-fingerprint only pairs the same first neurons
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 import numpy as np
 
 from heredity.errors import NotApplicableError
-from heredity.evidence.features import StdSample, parse_role_key, role_key
+from heredity.evidence.features import StdSample, Wanted, parse_role_key, role_key
 from heredity.layouts.model import ModelSpec
 from heredity.layouts.roles import Role
 from heredity.results import Exclusion
@@ -63,6 +64,9 @@ class Fingerprint:
 
     def layer_std(self, role: Role, max_rows: int | None = None) -> dict[int, StdSample]:
         return {layer: StdSample(std) for layer, std in self.std.get(role.value, {}).items()}
+
+    def prefetch(self, wanted: Iterable[Wanted]) -> None:
+        """Nothing to fetch: a fingerprint is in memory."""
 
     def sketch(self, role: Role, layer: int | None = None) -> np.ndarray:
         """The first rows of a matrix, where the sketch kept them."""

@@ -158,18 +158,44 @@ class Model:
         return self.load(self.ref(role, layer, expert))
 
     def load(self, ref: TensorRef) -> np.ndarray:
+        name, rows = self.load_request(ref)
+        w = self.checkpoint.read(name, rows=rows)
         if ref.index is not None:
-            w = self.checkpoint.read(ref.name, rows=slice(ref.index, ref.index + 1))[0]
+            w = w[0]
         elif ref.rows is not None and not ref.transpose:
-            w = self.checkpoint.read(ref.name, rows=slice(*ref.rows))
             return self._finish(w, ref)
-        else:
-            w = self.checkpoint.read(ref.name)
         if ref.transpose:
             w = w.T
         if ref.rows is not None:
             w = w[ref.rows[0] : ref.rows[1]]
         return self._finish(w, ref)
+
+    @staticmethod
+    def load_request(ref: TensorRef) -> tuple[str, slice | None]:
+        """The one stored read :meth:`load` makes: ``(tensor, rows)``."""
+        if ref.index is not None:
+            return ref.name, slice(ref.index, ref.index + 1)
+        if ref.rows is not None and not ref.transpose:
+            return ref.name, slice(*ref.rows)
+        return ref.name, None
+
+    @staticmethod
+    def rows_request(ref: TensorRef, start: int, stop: int) -> tuple[str, slice] | None:
+        """The stored read :meth:`load_rows` makes for canonical rows ``[start, stop)``, or None when
+        the storage cannot be sliced by canonical rows."""
+        if ref.transpose or ref.index is not None or ref.unpermute_heads is not None:
+            return None
+        offset = ref.rows[0] if ref.rows is not None else 0
+        return ref.name, slice(offset + start, offset + stop)
+
+    def prefetch(self, requests: Iterable[tuple[str, slice | None]]) -> None:
+        """Tell the checkpoint these stored reads come next (see :meth:`Checkpoint.prefetch`); repeats
+        are asked for once."""
+        seen: dict[tuple[str, int | None, int | None], tuple[str, slice | None]] = {}
+        for name, rows in requests:
+            seen.setdefault((name, None, None) if rows is None else (name, rows.start, rows.stop), (name, rows))
+        if seen:
+            self.checkpoint.prefetch(list(seen.values()))
 
     def canonical_rows(self, ref: TensorRef) -> int:
         """How many rows the canonical tensor has (from the inventory)."""
@@ -184,10 +210,10 @@ class Model:
     def load_rows(self, ref: TensorRef, start: int, stop: int) -> np.ndarray | None:
         """Canonical rows ``[start, stop)`` read without the rest of the tensor, or None when the stored
         layout does not allow it (transposed storage, a per-expert slice, GGUF-permuted heads)."""
-        if ref.transpose or ref.index is not None or ref.unpermute_heads is not None:
+        request = self.rows_request(ref, start, stop)
+        if request is None:
             return None
-        offset = ref.rows[0] if ref.rows is not None else 0
-        w = self.checkpoint.read(ref.name, rows=slice(offset + start, offset + stop))
+        w = self.checkpoint.read(*request)
         if ref.plus_one:
             w = w + np.float32(1.0)
         return np.asarray(w, dtype=np.float32, order="C")
