@@ -5,12 +5,18 @@ The pairs: the bundled examples, the real models in ``../shared/realmodels`` and
 the snapshot pins is the *answer* (verdict, combined p-value, each test's applicability, statistic and
 p-value), so a refactor that must not change behaviour can be checked against it.
 
+The forge suites are trained here with torch, whose CPU kernels differ between processors, so the same
+code can build slightly different suite weights on another machine (and then every statistic moves a
+little while no verdict does).  ``_builds`` records a digest of each suite's files as built for the
+snapshot; the test compares statistics only where its build has that digest, verdicts everywhere.
+
     python scripts/verdict_snapshot.py --root /tmp/suites > snapshot.json
 """
 
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
 import sys
 from collections.abc import Iterator
@@ -37,6 +43,20 @@ def pairs(root: Path, suites: tuple[str, ...]) -> Iterator[tuple[str, str, str]]
     for suite in suites:
         for c in build_suite(root / suite, quick=suite == "quick"):
             yield f"{suite}/{c.id}", c.a_path, c.b_path
+
+
+def build_digest(root: Path, suite: str) -> str:
+    """sha256 over every file of every model of a built suite (relative names and bytes), in name order."""
+    from heredity.forge.suite import build_suite
+
+    models = {Path(p) for c in build_suite(root / suite, quick=suite == "quick") for p in (c.a_path, c.b_path)}
+    h = hashlib.sha256()
+    for model in sorted(models):
+        files = sorted(model.rglob("*")) if model.is_dir() else [model]
+        for f in (f for f in files if f.is_file()):
+            h.update(f"{f.relative_to(root / suite)}\0{f.stat().st_size}\0".encode())
+            h.update(f.read_bytes())
+    return h.hexdigest()
 
 
 def answer(a: str, b: str) -> dict[str, object]:
@@ -68,7 +88,9 @@ def main() -> int:
     ap.add_argument("--adaptive", action="store_true", help="print the adaptive plan beside the thorough one instead")
     args = ap.parse_args()
     run = adaptive if args.adaptive else answer
-    out = {pid: run(a, b) for pid, a, b in pairs(args.root, tuple(s for s in args.suites.split(",") if s))}
+    suites = tuple(s for s in args.suites.split(",") if s)
+    out: dict[str, object] = {pid: run(a, b) for pid, a, b in pairs(args.root, suites)}
+    out["_builds"] = {s: build_digest(args.root, s) for s in suites}
     json.dump(out, sys.stdout, indent=1, sort_keys=True)
     sys.stdout.write("\n")
     return 0

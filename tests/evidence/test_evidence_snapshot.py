@@ -1,7 +1,12 @@
 """The answers heredity gives must not drift: verdicts, combined p-values and every test's statistic
 and p-value on the bundled examples, the real models and the forge's quick suite, against the snapshot
 taken before the typed-evidence refactor (thorough plan), and the adaptive plan's verdict on each (``scripts/verdict_snapshot.py``; the snapshot also holds the
-full suite, checked by running that script with ``--suites quick,full``)."""
+full suite, checked by running that script with ``--suites quick,full``).
+
+Pairs of fixed bytes (examples, real models) must match in every statistic.  The quick suite is trained
+in the test session, and torch's CPU kernels differ between processors: where the build's digest is the
+snapshot's, every statistic must match too; where this processor built other weights, the verdicts must
+(and the adaptive plan must agree with the thorough one), and the digest is reported."""
 
 from __future__ import annotations
 
@@ -50,12 +55,18 @@ def test_answers_match_the_snapshot(quick_suite_root: Path) -> None:
     root.mkdir(exist_ok=True)
     if not (root / "quick").exists():
         (root / "quick").symlink_to(quick_suite_root, target_is_directory=True)
+    same_build = snap.build_digest(root, "quick") == GOLDEN["_builds"]["quick"]
     checked = 0
     for pid, a, b in snap.pairs(root, ("quick",)):
         got = snap.answer(a, b)
         assert pid in GOLDEN, f"{pid} is not in the snapshot"
         got = _without_new_not_applicable(got, GOLDEN[pid])
-        assert _same(got, GOLDEN[pid]), (pid, got, GOLDEN[pid])
+        if same_build or not pid.startswith("quick/"):
+            assert _same(got, GOLDEN[pid]), (pid, got, GOLDEN[pid])
+        else:  # other suite weights: the verdict and which tests applied must still be the snapshot's
+            assert got["verdict"] == GOLDEN[pid]["verdict"], (pid, got, GOLDEN[pid])
+            applied = {t: v[0] for t, v in got["evidence"].items()}
+            assert applied == {t: v[0] for t, v in GOLDEN[pid]["evidence"].items()}, (pid, got)
         fast = snap.adaptive(a, b)  # the default plan never changes a verdict relative to --thorough
         assert fast["verdict"] == fast["thorough_verdict"] == GOLDEN[pid]["verdict"], (pid, fast)
         checked += 1
