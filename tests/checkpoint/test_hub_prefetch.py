@@ -115,7 +115,7 @@ def test_one_connection_means_no_reads_ahead(hub: Any, monkeypatch: pytest.Monke
 @pytest.mark.parametrize("bad", ["0", "many", "65", "-3"])
 def test_a_bad_connection_count_is_an_input_error(hub: Any, monkeypatch: pytest.MonkeyPatch, bad: str) -> None:
     monkeypatch.setenv("HEREDITY_HUB_CONNECTIONS", bad)
-    with open_hub(A) as ck, pytest.raises(InputError, match="HEREDITY_HUB_CONNECTIONS"):
+    with pytest.raises(InputError, match="HEREDITY_HUB_CONNECTIONS"), open_hub(A) as ck:  # shards open side by side
         ck.prefetch(READS)
 
 

@@ -1,7 +1,8 @@
 """Hugging Face hub ids (``org/name[@revision]``) read without downloading whole checkpoints (extra ``hub``).
 
-Opening fetches ``config.json``, the shard index (if any) and each safetensors header (8 bytes,
-then the header) -- a few kilobytes.  ``read`` fetches only the byte range of the tensor asked for
+Opening fetches ``config.json``, the shard index (if any) and each safetensors header (the first
+:data:`HEADER_GUESS` bytes, and the rest of the header if it is longer) -- a few kilobytes per shard,
+the shards side by side.  ``read`` fetches only the byte range of the tensor asked for
 (or of its rows); reads announced by :meth:`~heredity.checkpoint.base.Checkpoint.prefetch` are
 fetched ahead, :data:`CONNECTIONS` at a time, so a test's many small reads cost a few round trips
 instead of one each.  Headers are validated by the same parser as local files
@@ -33,6 +34,7 @@ SINGLE = "model.safetensors"
 MAX_JSON_BYTES = {"config.json": 1 << 20, INDEX: 64 << 20}
 CONNECTIONS = 16  # ranged GETs in flight at once for prefetched reads (HEREDITY_HUB_CONNECTIONS overrides)
 AHEAD_BYTES = 256 << 20  # prefetched bytes not yet read, held at once per checkpoint at most
+HEADER_GUESS = 64 << 10  # first read of a shard (at most 1/256 of it): length field and, most often, header
 
 
 def connections() -> int:
@@ -194,10 +196,13 @@ def _json(repo: HubRepo, source: ByteSource) -> dict[str, Any]:
 
 
 def _header(repo: HubRepo, source: ByteSource) -> list[HeaderEntry]:
-    """Two ranged reads: the 8-byte length, then the header; validated like a local file."""
+    """One ranged read of the first :data:`HEADER_GUESS` bytes (length field and, most often, the whole
+    header), a second only for the rest of a longer header; validated like a local file."""
     where = f"{repo.label}/{source.name}"
-    n = header_length(source.read(0, min(8, source.size)), source.size, where)
-    return list(parse_header(source.read(8, 8 + n), source.size, where).entries)
+    first = source.read(0, min(HEADER_GUESS, max(4096, source.size // 256), source.size))
+    n = header_length(first[:8], source.size, where)
+    text = first[8 : 8 + n] if 8 + n <= len(first) else first[8:] + source.read(len(first), 8 + n)
+    return list(parse_header(text, source.size, where).entries)
 
 
 def _shard_names(repo: HubRepo, index: dict[str, Any]) -> dict[str, str]:
@@ -217,10 +222,16 @@ def _tensors(repo: HubRepo) -> dict[str, _Remote]:
         single = repo.require(SINGLE)
         return {e.name: _Remote(e, single) for e in _header(repo, single)}
     weight_map = _shard_names(repo, _json(repo, index))
-    out: dict[str, _Remote] = {}
-    for shard in sorted(set(weight_map.values())):
+    shards = sorted(set(weight_map.values()))
+
+    def opened(shard: str) -> tuple[ByteSource, list[HeaderEntry]]:
         source = repo.require(shard)
-        out |= {e.name: _Remote(e, source) for e in _header(repo, source) if weight_map.get(e.name) == shard}
+        return source, _header(repo, source)
+
+    out: dict[str, _Remote] = {}
+    with ThreadPoolExecutor(max(1, min(connections(), len(shards))), thread_name_prefix="heredity-hub") as pool:
+        for shard, (source, entries) in zip(shards, pool.map(opened, shards), strict=True):  # shard order
+            out |= {e.name: _Remote(e, source) for e in entries if weight_map.get(e.name) == shard}
     missing = set(weight_map) - set(out)
     if missing:
         raise CorruptCheckpointError(
@@ -239,11 +250,15 @@ def open_hub(repo_id: str, revision: str | None = None) -> HubCheckpoint:
     """Open a hub repo's safetensors weights lazily; see the module docstring for what is fetched."""
     require("huggingface_hub", "hub", "reading models from the Hugging Face hub")
     repo = HubRepo(repo_id, revision)
-    config_file = repo.open("config.json")
-    config = _json(repo, config_file) if config_file is not None else {}
-    tensors = _tensors(repo)
-    if not tensors:
-        raise NotFoundError("the repo's safetensors files hold no tensors", path=repo.label)
+    try:
+        config_file = repo.open("config.json")
+        config = _json(repo, config_file) if config_file is not None else {}
+        tensors = _tensors(repo)
+        if not tensors:
+            raise NotFoundError("the repo's safetensors files hold no tensors", path=repo.label)
+    except BaseException:
+        repo.close()  # the connections opened so far
+        raise
     ckpt = HubCheckpoint(repo, tensors, config)
     if config_file is None:
         ckpt.warnings.append("no config.json in the repo; family and sizes will be inferred from shapes")

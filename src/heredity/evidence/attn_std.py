@@ -85,6 +85,9 @@ class AttnStdTest(EvidenceTest):
     def run(self, a: Features, b: Features) -> Evidence:
         ca, cb, used = {}, {}, []
         error, share = 0.0, 1.0
+        both = [r for r in ROLES if a.layers_with(r) and b.layers_with(r)]
+        for f in (a, b):  # every row block of both sides, asked for at once
+            f.prefetch_std(both, self.rows_for(f))
         for role in ROLES:
             if a.layers_with(role) and b.layers_with(role):
                 (x, ex, sx), (y, ey, sy) = curve(a, role, self.rows_for(a)), curve(b, role, self.rows_for(b))

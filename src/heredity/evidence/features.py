@@ -110,6 +110,10 @@ class Features(Protocol):
         what any read returns is the same with or without it."""
         ...
 
+    def prefetch_std(self, roles: Iterable[Role], max_rows: int | None = None) -> None:
+        """:meth:`prefetch` of every read ``layer_std(role, max_rows)`` makes, for each role."""
+        ...
+
 
 def role_key(role: Role, layer: int | None, expert: int | None = None) -> str:
     """Stable text key for a canonical tensor: ``role@layer[#expert]`` (``role`` for global ones)."""
@@ -271,14 +275,13 @@ class ModelFeatures:
                     requests.append(self.model.load_request(ref))
         self.model.prefetch(requests)
 
+    def prefetch_std(self, roles: Iterable[Role], max_rows: int | None = None) -> None:
+        self.prefetch(Wanted(role, layer, rows=None if max_rows is None else
+                             _block_index(self.model.canonical_rows(self.model.ref(role, layer)), max_rows))
+                      for role in roles for layer in self.layers_with(role))
+
     def layer_std(self, role: Role, max_rows: int | None = None) -> dict[int, StdSample]:
-        layers = self.layers_with(role)
-        if max_rows is not None:  # every layer's row blocks, asked for at once
-            self.prefetch(Wanted(role, layer, rows=_block_index(self.model.canonical_rows(ref), max_rows))
-                          for layer in layers for ref in [self.model.ref(role, layer)])
-        else:
-            self.prefetch(Wanted(role, layer) for layer in layers)
-        return {layer: self._std(self.model.ref(role, layer), max_rows) for layer in layers}
+        return {layer: self._std(self.model.ref(role, layer), max_rows) for layer in self.layers_with(role)}
 
     def _std(self, ref: TensorRef, max_rows: int | None) -> StdSample:
         n = self.model.canonical_rows(ref)

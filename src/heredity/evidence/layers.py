@@ -15,7 +15,14 @@ import numpy as np
 from heredity.errors import NotApplicableError
 from heredity.evidence.base import EvidenceTest, ReadItem, ReadPlan
 from heredity.evidence.features import Features
-from heredity.evidence.pairing import LAYER_HIDDEN_ROLES, PATH_SCORE, Similarity, monotone_path, stacks
+from heredity.evidence.pairing import (
+    LAYER_HIDDEN_ROLES,
+    PATH_SCORE,
+    Similarity,
+    monotone_path,
+    monotone_score,
+    stacks,
+)
 from heredity.plotdata import HeatmapPlot, NullPlot, floats
 from heredity.results import Evidence, Exclusion, Power
 from heredity.stats import fit_normal_p
@@ -52,7 +59,7 @@ class LayersTest(EvidenceTest):
         rng = np.random.default_rng(self.seed)
         n = st[0][1].shape[1]
         perms = [rng.permutation(n) for _ in range(self.n_perm)]
-        null = np.array([monotone_path(s)[0] for s in similar.many(perms)])
+        null = np.array([monotone_score(s) for s in similar.many(perms)])
         p = fit_normal_p(score, null)
         on_path = float(np.mean([sim[i, j] for i, j in path])) if path else 0.0
         plots = [

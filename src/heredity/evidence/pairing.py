@@ -104,12 +104,26 @@ class Similarity:
 def monotone_path(sim: np.ndarray) -> tuple[float, list[tuple[int, int]]]:
     """Best strictly increasing set of pairs ``(i, j)`` maximising the summed similarity."""
     s = np.nan_to_num(sim, nan=0.0)
+    best = _path_table(s)
+    return float(best[-1, -1]), _backtrack(best, s)
+
+
+def monotone_score(sim: np.ndarray) -> float:
+    """:func:`monotone_path`'s score alone (what a permutation null needs)."""
+    return float(_path_table(np.nan_to_num(sim, nan=0.0))[-1, -1])
+
+
+def _path_table(s: np.ndarray) -> np.ndarray:
+    """``best[i, j]``: the best score using the first ``i`` rows and ``j`` columns, where
+    ``best[i, j] = max(best[i-1, j], best[i, j-1], best[i-1, j-1] + s[i-1, j-1])``.  A row at a time: the
+    first and third terms give ``c[j]``, and the second makes the row a running maximum of ``c``
+    (same additions and maxima as the cell-by-cell recursion, so the same values exactly)."""
     la, lb = s.shape
     best = np.zeros((la + 1, lb + 1))
     for i in range(1, la + 1):
-        for j in range(1, lb + 1):
-            best[i, j] = max(best[i - 1, j], best[i, j - 1], best[i - 1, j - 1] + s[i - 1, j - 1])
-    return float(best[la, lb]), _backtrack(best, s)
+        prev = best[i - 1]
+        np.maximum.accumulate(np.maximum(prev[1:], prev[:-1] + s[i - 1]), out=best[i, 1:])
+    return best
 
 
 def _backtrack(best: np.ndarray, s: np.ndarray) -> list[tuple[int, int]]:

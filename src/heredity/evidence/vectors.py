@@ -166,8 +166,10 @@ def head_group_p(pairs: list[Pair], spec_heads: tuple[int, int, int], rng: np.ra
         ra, rb = rank_standardise(p.a), rank_standardise(p.b)
         stat += float(ra @ rb)
         order = q if p.role == Role.Q_BIAS else kv
-        blocks = rb.reshape(-1, head_dim)[order]  # [m, heads, head_dim]
-        null += np.einsum("hd,mhd->m", ra.reshape(-1, head_dim), blocks)
+        # permuting B's heads permutes the columns of the head-by-head Gram matrix: the null statistic
+        # of order o is sum_h gram[h, o[h]] (no [m, heads, head_dim] copy of B's blocks)
+        gram = ra.reshape(-1, head_dim) @ rb.reshape(-1, head_dim).T  # [heads, heads]
+        null += gram[np.arange(order.shape[1]), order].sum(axis=1)
     return stat, mc_p_value(stat, null)
 
 
@@ -219,7 +221,7 @@ class VectorsTest(EvidenceTest):
         st = pairing.stacks(a, b)
         score = pairing.monotone_path(pairing.similarity(st))[0]
         n = st[0][1].shape[1]
-        null = np.array([pairing.monotone_path(pairing.similarity(st, rng.permutation(n)))[0]
+        null = np.array([pairing.monotone_score(pairing.similarity(st, rng.permutation(n)))
                          for _ in range(self.n_null_samples)])
         return {"p_value": fit_normal_p(score, null), "statistic": score, "vectors": len(hidden),
                 "null_samples": np.round(null, 4), "null_of": pairing.PATH_SCORE,

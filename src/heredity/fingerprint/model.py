@@ -68,6 +68,9 @@ class Fingerprint:
     def prefetch(self, wanted: Iterable[Wanted]) -> None:
         """Nothing to fetch: a fingerprint is in memory."""
 
+    def prefetch_std(self, roles: Iterable[Role], max_rows: int | None = None) -> None:
+        """Nothing to fetch: a fingerprint holds the std already."""
+
     def sketch(self, role: Role, layer: int | None = None) -> np.ndarray:
         """The first rows of a matrix, where the sketch kept them."""
         key = role_key(role, layer)
