@@ -121,7 +121,7 @@ def test_a_bad_connection_count_is_an_input_error(hub: Any, monkeypatch: pytest.
 
 def test_reads_ahead_stop_at_the_byte_cap(hub: Any, monkeypatch: pytest.MonkeyPatch) -> None:
     with open_hub(A) as ck:
-        one = ck.info(DOWN).nbytes
+        one = ck.info(DOWN).nbytes * 2  # held as float32
         monkeypatch.setattr(hub_reader, "AHEAD_BYTES", one + 10)
         hub.reset()
         ck.prefetch([(DOWN, None), (Q, None), (NORM, None)])
@@ -154,3 +154,27 @@ def test_a_compare_gives_the_same_answer_with_and_without_reads_ahead(
                             sorted(c.bytes_read.items())))
     assert answers[:2] == answers[2:]
     assert [a[0] for a in answers[:2]] == ["independent", "related"]
+
+
+def test_a_read_fetched_ahead_brings_its_digest_and_count(hub: Any) -> None:
+    from heredity.checkpoint.recorder import digest
+
+    with open_hub(A) as ck:
+        ck.prefetch([(Q, slice(3, 9))])
+        values, sha, bad = ck.read_checked(Q, slice(3, 9))
+        assert sha == digest(values) and bad == 0
+        values, sha, bad = ck.read_checked(Q, slice(3, 9))  # nothing ahead any more: computed by the caller
+        assert sha is None and bad is None
+
+
+def test_each_announced_read_gets_pristine_values(hub: Any) -> None:
+    with open_hub(A) as plain:
+        want, strided = plain.read(Q, slice(0, 32)), plain.read(Q, slice(0, 32, 3))
+    with open_hub(A) as ck:
+        hub.reset()
+        ck.prefetch([(Q, slice(0, 32)), (Q, slice(0, 32)), (Q, slice(0, 32, 3))])  # the strided one rides along
+        first = ck.read(Q, slice(0, 32))
+        first[:] = 7.0  # a caller may write into what it got
+        assert np.array_equal(ck.read(Q, slice(0, 32, 3)), strided)
+        assert np.array_equal(ck.read(Q, slice(0, 32)), want)
+        assert _requests(hub) == 1

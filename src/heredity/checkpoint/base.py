@@ -63,6 +63,11 @@ class Checkpoint(abc.ABC):
         """Read one tensor as float32 (C-contiguous).  ``rows`` slices the first axis and, where the
         format allows, reads only those bytes."""
 
+    def read_checked(self, name: str, rows: slice | None = None) -> tuple[np.ndarray, str | None, int | None]:
+        """``read``, plus the sha256 of the result's float32 bytes and its NaN/Inf count where the reader
+        has them already (computed while it fetched ahead); None where it has not."""
+        return self.read(name, rows), None, None
+
     def close(self) -> None:  # noqa: B027 - optional hook
         """Release files / maps. Reading after close is an error."""
 

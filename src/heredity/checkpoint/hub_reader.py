@@ -25,15 +25,17 @@ import numpy as np
 from heredity.checkpoint._hub_source import ByteSource, HubRepo, RemoteFile
 from heredity.checkpoint.base import Checkpoint, TensorInfo
 from heredity.checkpoint.dtypes import decode_float32, storage_dtype
+from heredity.checkpoint.recorder import digest
 from heredity.checkpoint.safetensors_header import HeaderEntry, header_length, parse_header
 from heredity.checkpoint.scan import note_nonfinite
 from heredity.errors import CorruptCheckpointError, InputError, NotFoundError, require, safe_name
+from heredity.stats import count_nonfinite
 
 INDEX = "model.safetensors.index.json"
 SINGLE = "model.safetensors"
 MAX_JSON_BYTES = {"config.json": 1 << 20, INDEX: 64 << 20}
 CONNECTIONS = 16  # ranged GETs in flight at once for prefetched reads (HEREDITY_HUB_CONNECTIONS overrides)
-AHEAD_BYTES = 256 << 20  # prefetched bytes not yet read, held at once per checkpoint at most
+AHEAD_BYTES = 256 << 20  # reads fetched ahead and not yet read, held at once per checkpoint (as float32)
 HEADER_GUESS = 64 << 10  # first read of a shard (at most 1/256 of it): length field and, most often, header
 
 
@@ -50,12 +52,15 @@ def connections() -> int:
 
 @dataclass
 class _Ahead:
-    """Bytes ``[start, stop)`` of one tensor's file, fetched (or being fetched) ahead of the reads
-    announced for it (``uses``: how many announced reads lie inside it and have not come yet)."""
+    """Bytes ``[start, stop)`` of one tensor's file (its rows from ``first``), fetched (or being fetched)
+    ahead of the reads announced for it; ``held``: its decoded size; ``uses``: how many announced reads
+    lie inside it and have not come yet."""
 
     start: int
     stop: int
-    future: Future[bytes]
+    first: int
+    held: int
+    future: Future[_Ready]
     uses: int = 1
 
 
@@ -100,10 +105,11 @@ class HubCheckpoint(Checkpoint):
         self._repo.close()
 
     def prefetch(self, requests: Sequence[tuple[str, slice | None]]) -> None:
-        """Start fetching these reads' bytes, :func:`connections` at a time, in the order given.  A read
-        inside bytes already ahead adds no request; bytes are let go once as many reads inside them
-        have come as were announced.  Reads from the local cache, unknown names and anything past
-        :data:`AHEAD_BYTES` are not fetched ahead."""
+        """Start fetching these reads, :func:`connections` at a time, in the order given; a worker also
+        decodes each to float32 and takes its sha256 and NaN/Inf count, beside the caller's work.  A read
+        inside one already ahead adds no request; what was fetched is let go once as many reads inside
+        it have come as were announced.  Reads from the local cache, unknown names, row steps other than
+        1 and anything past :data:`AHEAD_BYTES` (decoded) are not fetched ahead."""
         width = connections()
         if width < 2:
             return
@@ -114,54 +120,93 @@ class HubCheckpoint(Checkpoint):
             span = _byte_span(remote.entry, rows)
             if span is None or span[0] == span[1]:
                 continue
-            if (held := self._held(name, *span)) is not None:
+            if (held := self._held(name, *span)) is not None:  # served from that one (any step)
                 held.uses += 1
                 continue
-            if self._ahead_bytes + span[1] - span[0] > AHEAD_BYTES:
+            if rows is not None and rows.step not in (None, 1):
+                continue
+            size = _decoded_bytes(remote.entry, *span)
+            if self._ahead_bytes + size > AHEAD_BYTES:
                 break
             if self._pool is None:
                 self._pool = ThreadPoolExecutor(width, thread_name_prefix="heredity-hub")
-            future = self._pool.submit(remote.source.read, *span)
-            self._ahead.setdefault(name, []).append(_Ahead(*span, future))
-            self._ahead_bytes += span[1] - span[0]
+            future = self._pool.submit(_fetch_decoded, remote, span, rows)
+            first = 0 if rows is None or not remote.entry.shape else rows.indices(remote.entry.shape[0])[0]
+            self._ahead.setdefault(name, []).append(_Ahead(*span, first, size, future))
+            self._ahead_bytes += size
 
     def _held(self, name: str, start: int, stop: int) -> _Ahead | None:
         return next((a for a in self._ahead.get(name, ()) if a.start <= start and stop <= a.stop), None)
 
-    def _bytes(self, name: str, source: ByteSource, start: int, stop: int) -> bytes:
-        """Bytes ``[start, stop)`` of the tensor's file: from bytes fetched ahead that hold them, else
-        fetched now.  A prefetch that failed is retried here, where its error is reported."""
-        ahead = self._held(name, start, stop)
-        if ahead is None:
-            return source.read(start, stop)
-        ahead.uses -= 1
-        if ahead.uses <= 0:
-            self._ahead[name].remove(ahead)
-            self._ahead_bytes -= ahead.stop - ahead.start
-        try:
-            blob = ahead.future.result()
-        except Exception:  # noqa: BLE001 - the same read, made again here, raises the error users see
-            return source.read(start, stop)
-        return blob if (ahead.start, ahead.stop) == (start, stop) else blob[start - ahead.start : stop - ahead.start]
-
     def read(self, name: str, rows: slice | None = None) -> np.ndarray:
-        out = self._read(name, rows)
-        note_nonfinite(self, name, out)
-        return out
+        return self.read_checked(name, rows)[0]
 
-    def _read(self, name: str, rows: slice | None) -> np.ndarray:
+    def read_checked(self, name: str, rows: slice | None = None) -> tuple[np.ndarray, str | None, int | None]:
+        out, sha, bad = self._read(name, rows)
+        note_nonfinite(self, name, out, bad)
+        return out, sha, bad
+
+    def _read(self, name: str, rows: slice | None) -> tuple[np.ndarray, str | None, int | None]:
         self.info(name)
         e, src = self._remote[name].entry, self._remote[name].source
-        dtype = storage_dtype(e.dtype)
-        if rows is None or not e.shape:
-            raw = np.frombuffer(self._bytes(name, src, e.start, e.stop), dtype=dtype).reshape(e.shape)
-            return decode_float32(raw if rows is None else raw[rows], e.dtype)
         span = _byte_span(e, rows)
         if span is None:
             raise InputError("negative row steps are not supported", path=self.source)
-        lo, hi, step = rows.indices(e.shape[0])
-        raw = np.frombuffer(self._bytes(name, src, *span), dtype=dtype).reshape((max(lo, hi) - lo, *e.shape[1:]))
-        return decode_float32(raw[::step], e.dtype)
+        ahead = self._held(name, *span)
+        if ahead is not None and (got := self._take(name, ahead, e, rows, span)) is not None:
+            return got
+        return _decode(e, rows, src.read(*span)), None, None
+
+    def _take(self, name: str, ahead: _Ahead, e: HeaderEntry, rows: slice | None,
+              span: tuple[int, int]) -> tuple[np.ndarray, str | None, int | None] | None:
+        """A read served from what was fetched ahead: the worker's array with its digest and count when
+        it is that very read (a copy while more announced reads of it are to come), else the rows cut
+        from it.  None when the fetch failed: the caller reads again, and reports the error itself."""
+        ahead.uses -= 1
+        if ahead.uses <= 0:
+            self._ahead[name].remove(ahead)
+            self._ahead_bytes -= ahead.held
+        try:
+            ready = ahead.future.result()
+        except Exception:  # noqa: BLE001 - the same read, made again by the caller, raises the error users see
+            return None
+        step = 1 if rows is None or not e.shape else rows.indices(e.shape[0])[2]
+        if (ahead.start, ahead.stop) == span and step == 1:
+            values = ready.values if ahead.uses <= 0 else ready.values.copy()
+            return values, ready.sha256, ready.nonfinite
+        lo, hi, _ = (rows or slice(None)).indices(e.shape[0])
+        cut = ready.values[lo - ahead.first : max(lo, hi) - ahead.first : step]
+        return np.ascontiguousarray(cut).copy(), None, None
+
+
+@dataclass(frozen=True)
+class _Ready:
+    """A read fetched ahead: its float32 values, their sha256 (as the read recorder takes it) and how
+    many are NaN/Inf, all computed by the worker that fetched it."""
+
+    values: np.ndarray
+    sha256: str
+    nonfinite: int
+
+
+def _fetch_decoded(remote: _Remote, span: tuple[int, int], rows: slice | None) -> _Ready:
+    values = _decode(remote.entry, rows, remote.source.read(*span))
+    return _Ready(values, digest(values), count_nonfinite(values))
+
+
+def _decode(e: HeaderEntry, rows: slice | None, blob: bytes) -> np.ndarray:
+    """The float32 values of a read of ``rows`` from the bytes of :func:`_byte_span`."""
+    dtype = storage_dtype(e.dtype)
+    if rows is None or not e.shape:
+        raw = np.frombuffer(blob, dtype=dtype).reshape(e.shape)
+        return decode_float32(raw if rows is None else raw[rows], e.dtype)
+    lo, hi, step = rows.indices(e.shape[0])
+    raw = np.frombuffer(blob, dtype=dtype).reshape((max(lo, hi) - lo, *e.shape[1:]))
+    return decode_float32(raw[::step], e.dtype)
+
+
+def _decoded_bytes(e: HeaderEntry, start: int, stop: int) -> int:
+    return (stop - start) // max(storage_dtype(e.dtype).itemsize, 1) * 4
 
 
 def _byte_span(e: HeaderEntry, rows: slice | None) -> tuple[int, int] | None:

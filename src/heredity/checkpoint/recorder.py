@@ -140,12 +140,13 @@ class RecordingCheckpoint(Checkpoint):
         return self.inner.info(name)
 
     def read(self, name: str, rows: slice | None = None) -> np.ndarray:
-        w = self.inner.read(name, rows)
+        w, sha, bad = self.inner.read_checked(name, rows)
         info = self.inner.info(name)
         span = _rows(info, rows)
         first = info.shape[0] if info.shape else 1
         nbytes = info.nbytes if span is None else info.nbytes * (span[1] - span[0]) // max(first, 1)
-        self.recorder.add(ReadEvent(name, span, int(nbytes), digest(w), count_nonfinite(w)))
+        self.recorder.add(ReadEvent(name, span, int(nbytes), sha or digest(w),
+                                    count_nonfinite(w) if bad is None else bad))
         return w
 
     def read_blocks(self, name: str, rows: slice | None, step: int) -> Iterator[np.ndarray]:

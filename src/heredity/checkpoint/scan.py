@@ -16,11 +16,15 @@ from heredity.errors import safe_name
 CHUNK_BYTES = 2 << 20  # float32 bytes per read when scanning: small enough for malloc to reuse
 
 
-def note_nonfinite(ckpt: Checkpoint, name: str, values: np.ndarray) -> None:
-    """Append a warning to ``ckpt.warnings`` if ``values`` (read from tensor ``name``) has NaN/Inf."""
-    if values.dtype.kind != "f" or _surely_finite(values) or bool(np.isfinite(values).all()):
+def note_nonfinite(ckpt: Checkpoint, name: str, values: np.ndarray, count: int | None = None) -> None:
+    """Append a warning to ``ckpt.warnings`` if ``values`` (read from tensor ``name``) has NaN/Inf
+    (``count``: how many, when the caller knows already)."""
+    if count is None:
+        if values.dtype.kind != "f" or _surely_finite(values) or bool(np.isfinite(values).all()):
+            return
+        count = int(values.size - np.count_nonzero(np.isfinite(values)))
+    if not count:
         return
-    count = int(values.size - np.count_nonzero(np.isfinite(values)))
     line = f"tensor '{safe_name(name)}' has {count} non-finite values (NaN/Inf) in the part read"
     if line not in ckpt.warnings:
         ckpt.warnings.append(line)
