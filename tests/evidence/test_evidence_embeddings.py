@@ -255,3 +255,18 @@ def test_map_rows_dual_form_solves_for_the_sampled_units_only() -> None:
     g = x @ x.T
     direct = x.T @ np.linalg.inv(g + RIDGE * np.trace(g) / 60 * np.eye(60)) @ y
     assert np.allclose(map_rows(x, y, units), direct[units], rtol=1e-10, atol=1e-12)
+
+
+def test_the_sphere_coordinate_tail_agrees_with_scipy() -> None:
+    sps = pytest.importorskip("scipy.stats")
+    from heredity.evidence.embeddings import coordinate_tail
+
+    for d in (2, 3, 64, 896, 4096, 5120):
+        for t in (0.001, 0.01, 0.05, 0.1, 0.2, 0.35, 0.5, 0.8, 0.99):
+            want = float(sps.beta.sf(t * t, 0.5, (d - 1) / 2.0))
+            got = coordinate_tail(t, d)
+            if want > 1e-290:
+                assert got == pytest.approx(want, rel=1e-9, abs=0), (d, t)
+            else:
+                assert got < 1e-280, (d, t)
+    assert coordinate_tail(1.0, 64) == 0.0 and coordinate_tail(0.0, 64) == 1.0 and coordinate_tail(0.3, 1) == 1.0

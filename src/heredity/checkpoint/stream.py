@@ -26,7 +26,6 @@ import math
 import mmap
 import threading
 from collections.abc import Iterable
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 import numpy as np
@@ -93,6 +92,8 @@ def stream_all(ckpt: Checkpoint, names: Iterable[str] | None = None, threads: in
     streamed = [n for n in todo if isinstance(ckpt, MappedCheckpoint) and ckpt.info(n).dtype in _FLAT]
     found: dict[str, TensorStats] = {}
     if threads > 1 and len(streamed) > 1:  # readers' own read() need not be thread-safe: only raw streams
+        from concurrent.futures import ThreadPoolExecutor
+
         with ThreadPoolExecutor(threads) as pool:
             found = dict(zip(streamed, pool.map(lambda n: stream_stats(ckpt, n), streamed), strict=True))
     return {n: found[n] if n in found else stream_stats(ckpt, n) for n in todo}

@@ -61,7 +61,7 @@ from heredity.evidence.features import Features, ModelFeatures
 from heredity.layouts.roles import Role
 from heredity.plotdata import PerLayerPlot
 from heredity.results import Evidence, Exclusion, Power
-from heredity.stats import P_FLOOR, clip_p, distinct, finite, p_text, spread
+from heredity.stats import P_FLOOR, beta_inc, clip_p, distinct, finite, p_text, spread
 
 MIN_TOKENS = 32  # fewer shared tokens than this: too few rows to compare channels over
 MIN_UNITS = 8  # narrower hidden size below this: a median over channels means nothing
@@ -206,12 +206,13 @@ def unit_maxima(ea: np.ndarray, eb: np.ndarray, rng: np.random.Generator,
 
 
 def coordinate_tail(t: float, d: int) -> float:
-    """``P(|q_1| >= t)`` for ``q`` uniform on the unit sphere of ``R^d``."""
-    from scipy import stats as sps
-
+    """``P(|q_1| >= t)`` for ``q`` uniform on the unit sphere of ``R^d``: ``q_1^2`` is Beta(1/2, (d-1)/2),
+    so the tail is ``I_{1-t^2}((d-1)/2, 1/2)`` (no scipy: importing scipy.stats cost a compare ~1 s)."""
     if t >= 1.0:
         return 0.0
-    return float(sps.beta.sf(t * t, 0.5, (d - 1) / 2.0)) if d > 1 else 1.0
+    if d <= 1 or t <= 0.0:
+        return 1.0
+    return beta_inc((d - 1) / 2.0, 0.5, 1.0 - t * t)
 
 
 def median_p(t: float, units: int, wide: int) -> float:

@@ -290,10 +290,16 @@ class ModelFeatures:
         blocks = [self.model.load_rows(ref, start, start + size) for start, size in row_blocks(n, max_rows)]
         if any(b is None for b in blocks):  # this storage cannot be sliced by canonical rows
             return StdSample(finite_std(self.model.load(ref)), 0.0, n, n)
+        from heredity.checkpoint.stream import chunk_stats  # (not at start-up: sampled reads only)
+
         parts = [b for b in blocks if b is not None]
-        stds = np.array([finite_std(b) for b in parts])
+        moments = [chunk_stats(b.reshape(-1)) for b in parts]  # one pass per block; the whole by merging
+        stds = np.array([m.std if m.count else np.nan for m in moments])
         se = float(np.std(stds, ddof=1) / np.sqrt(len(stds))) if len(stds) > 1 else 0.0
-        return StdSample(finite_std(np.concatenate(parts)), se, sum(b.shape[0] for b in parts), n)
+        whole = moments[0]
+        for m in moments[1:]:
+            whole = whole.merge(m)
+        return StdSample(whole.std if whole.count else float("nan"), se, sum(b.shape[0] for b in parts), n)
 
     def tensor_hashes(self) -> dict[str, tuple[str, int, bool]]:
         if self._hashes is None:
