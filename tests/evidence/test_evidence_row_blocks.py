@@ -177,3 +177,26 @@ def test_model_tensor_hashes_through_blocks(monkeypatch: pytest.MonkeyPatch) -> 
     monkeypatch.setattr(stats, "_SMALL", 64)
     blocks = features.ModelFeatures(to_model(weights, TOY)).tensor_hashes()
     assert blocks == whole and whole["q@0"][2] and whole["mlp_up@1"][2] and not whole["mlp_gate@2"][2]
+
+
+def test_first_rows_of_fused_stacked_and_transposed_storage(tmp_path: Path) -> None:
+    """``read_rows`` (and the request its prefetch announces) gives the canonical first rows whatever
+    the storage: a row slice of a fused tensor, one expert of a stacked tensor, a transposed matrix."""
+    from heredity.checkpoint.open import open_checkpoint
+    from heredity.evidence.features import ModelFeatures, _first_rows_request, role_key
+
+    weights = _weights()
+    gate, up, down = weights.pop("mlp_gate@0"), weights.pop("mlp_up@0"), weights.pop("mlp_down@0")
+    stored = {**weights, "gate_up@0": np.concatenate([gate, up]), "experts_down@0": np.stack([down, 2 * down]),
+              "down_t@0": np.ascontiguousarray(down.T)}
+    path = save_safetensors(stored, tmp_path / "m.safetensors")
+    base = to_model(weights, TOY)
+    inter = TOY.inter
+    refs = [*base.refs, TensorRef("gate_up@0", Role.MLP_UP, 0, rows=(inter, 2 * inter)),
+            TensorRef("experts_down@0", Role.EXPERT_DOWN, 0, expert=1, index=1),
+            TensorRef("down_t@0", Role.MLP_DOWN, 0, transpose=True)]
+    f = ModelFeatures(Model(checkpoint=open_checkpoint(path), spec=base.spec, refs=refs))
+    for ref, want in ((refs[-3], up), (refs[-2], 2 * down), (refs[-1], down)):
+        got = f.read_rows(role_key(ref.role, ref.layer, ref.expert), 3)
+        assert np.array_equal(got, want[:3].astype(np.float32)), ref
+        assert _first_rows_request(ref, 3) == f.model.load_request(ref)  # not plain: the whole read

@@ -88,13 +88,12 @@ class AttnStdTest(EvidenceTest):
         both = [r for r in ROLES if a.layers_with(r) and b.layers_with(r)]
         for f in (a, b):  # every row block of both sides, asked for at once
             f.prefetch_std(both, self.rows_for(f))
-        for role in ROLES:
-            if a.layers_with(role) and b.layers_with(role):
-                (x, ex, sx), (y, ey, sy) = curve(a, role, self.rows_for(a)), curve(b, role, self.rows_for(b))
-                if np.isfinite(x).all() and np.isfinite(y).all():
-                    ca[role.value], cb[role.value] = x, y
-                    used.append(role.value)
-                    error, share = max(error, ex, ey), min(share, sx, sy)
+        for role in both:
+            (x, ex, sx), (y, ey, sy) = curve(a, role, self.rows_for(a)), curve(b, role, self.rows_for(b))
+            if np.isfinite(x).all() and np.isfinite(y).all():
+                ca[role.value], cb[role.value] = x, y
+                used.append(role.value)
+                error, share = max(error, ex, ey), min(share, sx, sy)
         if not used or a.spec.layers < 2 or b.spec.layers < 2:
             raise NotApplicableError("needs q/k/v/o in every layer of both models and at least 2 layers",
                                      Exclusion.STRUCTURE)

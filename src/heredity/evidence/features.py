@@ -331,20 +331,23 @@ class ModelFeatures:
     def read_rows(self, key: str, rows: int) -> np.ndarray:
         """The first ``rows`` canonical rows (a cheap pre-filter before hashing a whole tensor)."""
         ref = self.model.ref(*parse_role_key(key))
-        name, part = _first_rows_request(ref, rows)
-        if part is None:
+        if not _plain(ref):
             return finite(self.model.load(ref)[:rows])
-        w = self.model.checkpoint.read(name, rows=part)
+        w = self.model.checkpoint.read(ref.name, rows=slice(0, rows))
         return finite(np.ascontiguousarray(w, dtype=np.float32))
+
+
+def _plain(ref: TensorRef) -> bool:
+    """Whether canonical rows are stored rows as they are (no expert index, slice, transpose, +1 or
+    head permutation), so the first rows can be read alone."""
+    return (ref.index is None and ref.rows is None and not ref.transpose and not ref.plus_one
+            and ref.unpermute_heads is None)
 
 
 def _first_rows_request(ref: TensorRef, rows: int) -> tuple[str, slice | None]:
     """The stored read behind :meth:`ModelFeatures.read_rows`: the first rows alone where the storage
-    is plain, else the whole tensor (``rows`` None)."""
-    plain = ref.index is None and ref.rows is None and not ref.transpose and not ref.plus_one
-    if not plain or ref.unpermute_heads is not None:
-        return Model.load_request(ref)
-    return ref.name, slice(0, rows)
+    is plain, else the one read :meth:`Model.load` makes."""
+    return (ref.name, slice(0, rows)) if _plain(ref) else Model.load_request(ref)
 
 
 def _block_index(n: int, max_rows: int) -> np.ndarray | None:
